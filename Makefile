@@ -1,0 +1,35 @@
+# The two commands a fresh machine needs (README.md):
+#   make demo   deploy a local master and child with site.yml, print the URL
+#   make test   lint, unit tests and the Molecule scenarios
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+$(BIN)/ansible-playbook: requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+.PHONY: venv demo demo-down test lint unit molecule
+venv: $(BIN)/ansible-playbook
+
+demo: venv
+	molecule create -s demo
+	ansible-playbook site.yml -i demo/inventory.yml
+	@echo "Open http://127.0.0.1:8080/streamlitApp/ (stop with: make demo-down)"
+
+demo-down: venv
+	molecule destroy -s demo
+
+lint: venv
+	yamllint .
+	ansible-lint
+
+unit: venv
+	pytest -q tests/unit
+
+molecule: venv
+	pytest -q tests/integration
+
+test: lint unit molecule

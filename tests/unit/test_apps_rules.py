@@ -1,0 +1,107 @@
+"""The streamlit_apps rules: each bad value gets one message naming the field."""
+
+import io
+import json
+import tarfile
+
+import pytest
+
+from ansible_collections.streamlit_ops.deploy.plugins.filter import apps as f
+
+CHILDREN = ["child1", "child2"]
+
+
+def good(**over):
+    app = {"name": "demo", "image": "demo:1.0", "port": 8501}
+    app.update(over)
+    return app
+
+
+def docker_archive(path, tag, config=b'{"architecture":"amd64"}'):
+    with tarfile.open(path, "w") as tar:
+        for name, data in (
+            ("cfg.json", config),
+            ("manifest.json", json.dumps([{"Config": "cfg.json", "RepoTags": [tag], "Layers": []}]).encode()),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return str(path)
+
+
+def test_good_apps_pass():
+    apps = [good(), good(name="other", port=8502, hosts=["child2"], env={"A": 1})]
+    assert f.apps_errors(apps, CHILDREN) == []
+
+
+@pytest.mark.parametrize(
+    ("apps", "field"),
+    [
+        ([good(), good(port=8502, path="/x/")], "streamlit_apps[1].name"),
+        ([good(name="Bad_Name")], "streamlit_apps[0].name"),
+        ([good(path="/a/"), good(name="b", path="/a/", port=1)], "streamlit_apps[1].path"),
+        ([good(path="/a b/")], "streamlit_apps[0].path"),
+        ([good(path="noslash")], "streamlit_apps[0].path"),
+        ([good(image="")], "streamlit_apps[0].image"),
+        ([good(image_archive="/nonexistent.tar")], "streamlit_apps[0].image_archive"),
+        ([good(), good(name="b")], "streamlit_apps[1].port"),
+        ([good(port=70000)], "streamlit_apps[0].port"),
+        ([good(hosts=[])], "streamlit_apps[0].hosts"),
+        ([good(hosts=["child9"])], "streamlit_apps[0].hosts"),
+        ([good(env={"STREAMLIT_SERVER_ENABLE_CORS": "true"})], "streamlit_apps[0].env"),
+        ([good(env={"1BAD": "x"})], "streamlit_apps[0].env"),
+        ([good(command=[])], "streamlit_apps[0].command"),
+    ],
+)
+def test_each_rule_names_its_field(apps, field):
+    errors = f.apps_errors(apps, CHILDREN)
+    assert any(e.startswith(field + ":") for e in errors), errors
+
+
+def test_same_port_on_different_children_is_fine():
+    apps = [good(hosts=["child1"]), good(name="b", hosts=["child2"])]
+    assert f.apps_errors(apps, CHILDREN) == []
+
+
+def test_role_view_names_its_own_variable():
+    errors = f.apps_errors([good(), good(name="b")], varname="streamlit_app_containers")
+    assert errors and errors[0].startswith("streamlit_app_containers[1].port:")
+
+
+def test_archive_must_hold_the_image(tmp_path):
+    archive = docker_archive(tmp_path / "a.tar", "demo:1.0")
+    assert f.apps_errors([good(image_archive=archive)], CHILDREN) == []
+    errors = f.apps_errors([good(image="demo:2.0", image_archive=archive)], CHILDREN)
+    assert errors and errors[0].startswith("streamlit_apps[0].image_archive:")
+
+
+def test_archive_id_is_the_config_digest(tmp_path):
+    import hashlib
+
+    from ansible_collections.streamlit_ops.deploy.plugins.module_utils.docker_archive import archive_image_id
+
+    archive = docker_archive(tmp_path / "a.tar", "docker.io/library/demo:latest", config=b"{}")
+    assert archive_image_id(archive, "demo") == "sha256:" + hashlib.sha256(b"{}").hexdigest()
+
+
+def test_managed_env_wins_and_is_text():
+    env = f.container_env(good(path="/streamlitApp/", env={"FLAG": True, "N": 3}))
+    assert env["STREAMLIT_SERVER_ENABLE_CORS"] == "false"
+    assert env["STREAMLIT_SERVER_BASE_URL_PATH"] == "streamlitApp"
+    assert env["STREAMLIT_SERVER_HEADLESS"] == "true"
+    assert env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] == "false"
+    assert (env["FLAG"], env["N"]) == ("true", "3")
+
+
+def test_children_and_backends_follow_hosts():
+    apps = [good(), good(name="b", port=8502, hosts=["child2"])]
+    assert [a["name"] for a in f.child_containers(apps, "child1", CHILDREN)] == ["demo"]
+    assert f.child_containers(apps, "child2", CHILDREN)[0]["path"] == "/demo/"
+    proxied = f.proxy_apps(apps, CHILDREN, {"child1": "10.0.0.1", "child2": "fd00::2"})
+    assert proxied[0]["backends"] == ["10.0.0.1:8501", "[fd00::2]:8501"]
+    assert proxied[1]["backends"] == ["[fd00::2]:8502"]
+
+
+def test_child_address_must_be_an_ip():
+    assert f.address_errors("10.0.0.1", "c") == []
+    assert f.address_errors("child.example.com", "c")[0].startswith("streamlit_child_address of c:")
