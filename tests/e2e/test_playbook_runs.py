@@ -1,0 +1,106 @@
+"""The real site playbook against the deployed test hosts: check mode changes
+nothing, and every bad `streamlit_apps` fails before any host changes."""
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RECAP = re.compile(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", re.M)
+
+
+@pytest.fixture(scope="module")
+def inventory():
+    path = os.environ.get("STREAMLIT_OPS_INVENTORY", "").strip()
+    if not path:
+        pytest.skip("STREAMLIT_OPS_INVENTORY is not set (Molecule's verify sets it)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def hosts(inventory):
+    out = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", inventory, "--list"], capture_output=True, text=True, check=True, timeout=120)
+    data = json.loads(out.stdout)
+    master = data["streamlit_master"]["hosts"][0]
+    return {
+        "master": master,
+        "children": data["streamlit_children"]["hosts"],
+        "apps": data["_meta"]["hostvars"][master]["streamlit_apps"],
+    }
+
+
+def playbook(inventory, *args, apps=None):
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "site.yml", "-i", inventory, *args]
+    if apps is not None:
+        cmd += ["-e", json.dumps({"streamlit_apps": apps})]
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env, check=False)
+    changed = {host: int(n) for host, n in RECAP.findall(result.stdout)}
+    return result.returncode, result.stdout + result.stderr, changed
+
+
+def host_state(hosts):
+    """What a user would compare: the master's full Nginx config and the containers."""
+    def run(host, *cmd):
+        return subprocess.run(["docker", "exec", host, *cmd], capture_output=True, text=True, timeout=60, check=True).stdout
+
+    state = {hosts["master"]: run(hosts["master"], "nginx", "-T")}
+    for child in hosts["children"]:
+        state[child] = run(child, "docker", "ps", "-a", "--no-trunc", "--format", "{{.Names}} {{.ID}} {{.Image}} {{.Status}}")
+        # Status carries uptime text; keep identity only.
+        state[child] = "\n".join(" ".join(line.split()[:3]) for line in state[child].splitlines())
+    return state
+
+
+def test_check_mode_on_a_deployed_host_changes_nothing(inventory, hosts):
+    rc, out, changed = playbook(inventory, "--check", "--diff")
+    assert rc == 0, out[-3000:]
+    assert changed and all(n == 0 for n in changed.values()), changed
+
+
+def test_check_mode_reports_one_env_change_per_child_and_applies_nothing(inventory, hosts):
+    apps = copy.deepcopy(hosts["apps"])
+    apps[0].setdefault("env", {})["DEMO_GREETING"] = "changed in check mode"
+    before = host_state(hosts)
+    rc, out, changed = playbook(inventory, "--check", "--diff", apps=apps)
+    assert rc == 0, out[-3000:]
+    assert changed[hosts["master"]] == 0, changed
+    assert all(changed[c] == 1 for c in hosts["children"]), changed
+    assert host_state(hosts) == before
+
+
+def _bad(apps, index, **fields):
+    apps = copy.deepcopy(apps)
+    for key, value in fields.items():
+        if value is None:
+            apps[index].pop(key, None)
+        else:
+            apps[index][key] = value
+    return apps
+
+
+BAD_INPUT = {
+    "duplicate name": (lambda a: a + _bad(a, 0, path="/other/", port=9999), "streamlit_apps[1].name"),
+    "bad path": (lambda a: _bad(a, 0, path="/has space/"), "streamlit_apps[0].path"),
+    "port taken on a child": (lambda a: a + _bad(a, 0, name="second", path="/second/"), "streamlit_apps[1].port"),
+    "missing image": (lambda a: _bad(a, 0, image=None), "streamlit_apps[0].image"),
+    "missing archive": (lambda a: _bad(a, 0, image_archive="/nonexistent/app.tar"), "streamlit_apps[0].image_archive"),
+    "unknown host": (lambda a: _bad(a, 0, hosts=["no-such-child"]), "streamlit_apps[0].hosts"),
+    "managed env": (lambda a: _bad(a, 0, env={"STREAMLIT_SERVER_ENABLE_CORS": "true"}), "streamlit_apps[0].env"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_fails_naming_the_field_before_any_change(inventory, hosts, case):
+    make, field = BAD_INPUT[case]
+    before = host_state(hosts)
+    rc, out, _ = playbook(inventory, apps=make(hosts["apps"]))
+    assert rc != 0, out[-3000:]
+    assert field in out, out[-3000:]
+    assert host_state(hosts) == before
