@@ -30,6 +30,6 @@ unit: venv
 	pytest -q tests/unit
 
 molecule: venv
-	pytest -q tests/integration
+	pytest -q -s tests/integration
 
 test: lint unit molecule
