@@ -11,10 +11,14 @@ $(BIN)/ansible-playbook: requirements.txt
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 
-.PHONY: venv demo demo-down test lint unit molecule
+.PHONY: host venv demo demo-down test lint unit molecule
 venv: $(BIN)/ansible-playbook
 
-demo: venv
+# Debian packages and a running Docker engine.
+host:
+	tests/host-setup
+
+demo: host venv
 	molecule create -s demo
 	ansible-playbook site.yml -i demo/inventory.yml
 	@echo "Open http://127.0.0.1:8080/streamlitApp/ (stop with: make demo-down)"
@@ -26,10 +30,10 @@ lint: venv
 	yamllint .
 	ansible-lint
 
-unit: venv
+unit: host venv
 	pytest -q tests/unit
 
-molecule: venv
+molecule: host venv
 	pytest -q -s tests/integration
 
 test: lint unit molecule
