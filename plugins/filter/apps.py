@@ -81,6 +81,10 @@ def apps_errors(apps, children=None, varname="streamlit_apps"):
     """
     if not isinstance(apps, list):
         return [f"{varname}: must be a list of apps, got {type(apps).__name__}; see inventory.example."]
+    if children is not None and not apps:
+        # The master needs at least one location; an empty list would strip the
+        # children and only then fail on the master.
+        return [f"{varname}: is empty; list at least one app (name, image, port), see inventory.example."]
     errors = []
     names, paths, ports = {}, {}, {}
     for i, app in enumerate(apps):

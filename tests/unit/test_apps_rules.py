@@ -105,3 +105,8 @@ def test_children_and_backends_follow_hosts():
 def test_child_address_must_be_an_ip():
     assert f.address_errors("10.0.0.1", "c") == []
     assert f.address_errors("child.example.com", "c")[0].startswith("streamlit_child_address of c:")
+
+
+def test_empty_apps_fail_in_the_playbook_view_only():
+    assert f.apps_errors([], CHILDREN)[0].startswith("streamlit_apps: is empty")
+    assert f.apps_errors([], varname="streamlit_app_containers") == []
