@@ -1,0 +1,138 @@
+"""websocket_probe against small local servers: a real upgrade, and each way a
+proxy can get it wrong."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import subprocess
+import threading
+
+import pytest
+
+from ansible_collections.streamlit_ops.deploy.plugins.modules.websocket_probe import expected_accept, probe
+
+
+def _answer(behaviour: str, head: str) -> bytes:
+    headers = dict(line.split(": ", 1) for line in head.split("\r\n")[1:] if ": " in line)
+    if behaviour == "upgrade":
+        accept = expected_accept(headers["Sec-WebSocket-Key"])
+    elif behaviour == "wrong-accept":
+        accept = expected_accept("not the key")
+    else:
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+    return f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n".encode()
+
+
+class Server:
+    """Answers one handshake per connection as told, and records the request heads."""
+
+    def __init__(self, behaviour: str, context: ssl.SSLContext | None = None):
+        self.behaviour, self.context, self.heads = behaviour, context, []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(10)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        for _ in range(4):
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    peer = self.context.wrap_socket(conn, server_side=True) if self.context else conn
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        chunk = peer.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                    head = data.decode()
+                    self.heads.append(head)
+                    peer.sendall(_answer(self.behaviour, head))
+                except (OSError, ssl.SSLError):
+                    continue
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def server(request):
+    srv = Server(request.param)
+    yield srv
+    srv.close()
+
+
+@pytest.mark.parametrize("server", ["upgrade"], indirect=True)
+def test_real_upgrade_passes_and_sends_origin(server):
+    status, headers, upgraded = probe(f"http://apps.example.com:{server.port}/app/_stcore/stream",
+                                      connect_address="127.0.0.1", origin="https://apps.example.com")
+    assert (status, upgraded) == (101, True)
+    assert headers["upgrade"] == "websocket"
+    head = server.heads[0]
+    assert head.startswith("GET /app/_stcore/stream HTTP/1.1\r\n")
+    assert f"Host: apps.example.com:{server.port}\r\n" in head
+    assert "Origin: https://apps.example.com\r\n" in head
+    assert "Connection: Upgrade\r\n" in head
+
+
+@pytest.mark.parametrize("server", ["wrong-accept"], indirect=True)
+def test_101_with_a_wrong_accept_is_not_an_upgrade(server):
+    status, _, upgraded = probe(f"http://127.0.0.1:{server.port}/app/_stcore/stream")
+    assert (status, upgraded) == (101, False)
+
+
+@pytest.mark.parametrize("server", ["plain"], indirect=True)
+def test_a_plain_answer_is_reported_as_is(server):
+    # What Streamlit's stream path answers through a proxy that drops Upgrade.
+    status, _, upgraded = probe(f"http://127.0.0.1:{server.port}/app/_stcore/stream")
+    assert (status, upgraded) == (200, False)
+
+
+def test_no_listener_raises_connection_error():
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        port = sock.getsockname()[1]
+    with pytest.raises(ConnectionRefusedError):
+        probe(f"http://127.0.0.1:{port}/app/_stcore/stream", timeout=2)
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tls")
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=apps.example.com",
+         "-addext", "subjectAltName=DNS:apps.example.com", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    srv = Server("upgrade", context)
+    yield srv, cert
+    srv.close()
+
+
+def test_tls_self_signed_needs_trust(self_signed):
+    srv, cert = self_signed
+    url = f"wss://apps.example.com:{srv.port}/app/_stcore/stream"
+    with pytest.raises(ssl.SSLCertVerificationError):
+        probe(url, connect_address="127.0.0.1")
+    assert probe(url, connect_address="127.0.0.1", ca_path=str(cert))[2] is True
+    assert probe(url, connect_address="127.0.0.1", validate_certs=False)[2] is True
+
+
+def test_documentation_matches_the_argument_spec():
+    import yaml
+
+    from ansible_collections.streamlit_ops.deploy.plugins.modules import websocket_probe
+
+    documented = yaml.safe_load(websocket_probe.DOCUMENTATION)["options"]
+    assert set(documented) == set(websocket_probe.ARGUMENT_SPEC)
+    for name, spec in websocket_probe.ARGUMENT_SPEC.items():
+        assert documented[name]["type"] == spec["type"], name
+        assert documented[name].get("default") == spec.get("default"), name
+        assert bool(documented[name].get("required")) == bool(spec.get("required")), name
