@@ -1,6 +1,7 @@
 # The two commands a fresh machine needs (README.md):
 #   make demo   deploy a local master and child with site.yml, print the URL
-#   make test   lint, unit tests and the Molecule scenarios
+#   make test   lint, unit tests, the Molecule scenarios and the bench smoke
+#   make bench  the benchmark (bench/README.md); results in bench/results/latest.json
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ $(BIN)/ansible-playbook: requirements.txt
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 
-.PHONY: host venv demo demo-down test lint unit molecule
+.PHONY: host venv demo demo-down test lint unit molecule bench bench-smoke
 venv: $(BIN)/ansible-playbook
 
 # Debian packages and a running Docker engine.
@@ -36,4 +37,12 @@ unit: host venv
 molecule: host venv
 	pytest -q -s tests/integration
 
-test: lint unit molecule
+# The benchmark on its own hosts (molecule/bench), destroyed at the end.
+bench: host venv
+	bench/run
+
+# Tiny counts, every measurement once: keeps the bench from rotting.
+bench-smoke: host venv
+	bench/run --smoke --out bench/results/smoke.json
+
+test: lint unit molecule bench-smoke

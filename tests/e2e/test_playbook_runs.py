@@ -104,3 +104,19 @@ def test_bad_input_fails_naming_the_field_before_any_change(inventory, hosts, ca
     assert rc != 0, out[-3000:]
     assert field in out, out[-3000:]
     assert host_state(hosts) == before
+
+
+def test_master_limits_fail_before_the_children_change(inventory, hosts):
+    """An nginx_proxy setting the master cannot honour (an open-file limit above
+    its hard limit) stops the run before the children change, even when the
+    same run would also change every child's container."""
+    apps = _bad(hosts["apps"], 0, env={"TEST_ROUND": "limits"})
+    before = host_state(hosts)
+    rc, out, _ = playbook(inventory, "-e", "nginx_proxy_worker_rlimit_nofile=1000000", apps=apps)
+    assert rc != 0, out[-3000:]
+    assert "nginx_proxy_worker_rlimit_nofile 1000000 is above the hard open-file limit" in out, out[-3000:]
+    assert host_state(hosts) == before
+    # Control: the same apps without the bad limit do change the children.
+    rc, out, changed = playbook(inventory, "--check", apps=apps)
+    assert rc == 0, out[-3000:]
+    assert all(changed[child] >= 1 for child in hosts["children"]), changed
