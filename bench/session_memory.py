@@ -12,8 +12,8 @@ Per path (directly to the first child, then through the master):
 1. the app container is restarted on every child and the app's health
    endpoint waited for, so sessions left from an earlier measurement (a closed
    session is kept for server.disconnectedSessionTTL, 120 s) are gone;
-2. one warm-up session runs the script (first-run imports are not per
-   session) and stays open;
+2. one warm-up session per child, opened directly to it, runs the script
+   (first-run imports are not per session) and stays open;
 3. baseline; N sessions each open the stream and run the script once, then
    stay idle (the server pings them); SETTLE_S later, the reading after;
 4. (after - baseline) / N, summed over all children, so sessions that the
@@ -129,7 +129,9 @@ async def measure_path(containers: list[AppContainer], target: dict, text: str |
     if restart:
         for container in containers:
             await container.restart()
-    warm = ss.StreamlitSession(target["ip"], target["port"], target["path"], text)
+    # One warm-up session per container, opened directly, so every process has
+    # paid its first run whichever child the master sends a session to.
+    warm = [ss.StreamlitSession(c.ip, c.port, c.path, text) for c in containers]
     opened: list[ss.StreamlitSession] = []
     gate = asyncio.Semaphore(concurrency)
     first_runs: list[float] = []
@@ -143,7 +145,8 @@ async def measure_path(containers: list[AppContainer], target: dict, text: str |
             first_runs.append(await session.open())
 
     try:
-        await warm.open()
+        for session in warm:
+            await session.open()
         await asyncio.sleep(SETTLE_S)
         before = await _read_all(containers)
         started = time.monotonic()
@@ -152,7 +155,7 @@ async def measure_path(containers: list[AppContainer], target: dict, text: str |
         await asyncio.sleep(SETTLE_S)
         after = await _read_all(containers)
     finally:
-        for session in [*opened, warm]:
+        for session in [*opened, *warm]:
             try:
                 await session.close()
             except Exception:  # noqa: BLE001 - closing is best effort; the restart cleans up
@@ -161,7 +164,7 @@ async def measure_path(containers: list[AppContainer], target: dict, text: str |
     after_close = await _read_all(containers)
     live = len(first_runs)
     return {
-        "url": warm.url,
+        "url": ss.base_url(target["ip"], target["port"], target["path"], "ws") + "_stcore/stream",
         "sessions": live,
         "per_session": {key: (after[key] - before[key]) / live if live else None for key in before},
         "before": before,
@@ -199,7 +202,7 @@ def summarise(raw: dict, smoke: bool) -> dict:
                "direct to child", kib("direct")),
     ]
     details = {
-        "method": "app container's cgroup v1 memory read on the child; baseline with one warm session "
+        "method": "app container's cgroup v1 memory read on the child; baseline with one warm session per child "
                   "open after a container restart; N sessions opened (rerun_script, script_finished) and "
                   "left idle; per session = (after - baseline) / N, summed over children",
         "smoke": smoke,
