@@ -3,8 +3,9 @@
 """Turn the user's ``streamlit_apps`` into each role's variables, and check it.
 
 One definition of the rules serves the site playbook (messages name
-``streamlit_apps[i].field``) and the streamlit_app role (messages name
-``streamlit_app_containers[i].field``), so the two can never disagree.
+``streamlit_apps[i].field``), the streamlit_app role
+(``streamlit_app_containers[i].field``) and the nginx_proxy role
+(``nginx_proxy_apps[i].field``), so they can never disagree.
 """
 
 from __future__ import annotations
@@ -21,9 +22,41 @@ from ansible_collections.streamlit_ops.deploy.plugins.module_utils.docker_archiv
 CONTAINER_PORT = 8501
 
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-# Goes verbatim into an Nginx location and Streamlit's baseUrlPath.
-PATH_RE = re.compile(r"^/([A-Za-z0-9._-]+/)*$")
+# Goes verbatim into an Nginx location and Streamlit's baseUrlPath. A '.' or
+# '..' segment is never matched: Nginx normalises it away.
+PATH_RE = re.compile(r"^/(?:(?!\.\.?/)[A-Za-z0-9._-]+/)*$")
+# Host name, IPv4 address or [IPv6] address, then ':PORT'.
+BACKEND_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):([0-9]{1,5})$")
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def name_problem(name) -> str | None:
+    """Why an app name is unusable, with a suggestion; None when it is fine."""
+    if isinstance(name, str) and NAME_RE.match(name):
+        return None
+    hint = re.sub(r"[^a-z0-9-]+", "-", str(name or "").lower()).strip("-") or "app"
+    return f"{name!r} may only hold lowercase letters, digits and '-' (not at either end): use e.g. '{hint}'"
+
+
+def path_problem(path) -> str | None:
+    """Why an app path is unusable, with a suggestion; None when it is fine."""
+    if isinstance(path, str) and PATH_RE.match(path):
+        return None
+    segments = [re.sub(r"[^A-Za-z0-9._-]+", "", part) for part in str(path or "").split("/")]
+    kept = "/".join(part for part in segments if part not in ("", ".", ".."))
+    hint = f"/{kept}/" if kept else "/streamlitApp/"
+    return (
+        f"{path!r} must start and end with '/' and hold only letters, digits, '-', '_', '.' and '/' "
+        f"(no empty, '.' or '..' segment): use e.g. '{hint}'"
+    )
+
+
+def _first_use(seen: dict, key, index: int, varname: str, what: str) -> str | None:
+    """Record key for index; if an earlier item has it, say so."""
+    owner = seen.setdefault(key, index)
+    if owner == index:
+        return None
+    return f"{key!r} is already used by {varname}[{owner}]: give every app its own {what}"
 
 
 def _env_value(value) -> str:
@@ -94,25 +127,17 @@ def apps_errors(apps, children=None, varname="streamlit_apps"):
             continue
 
         name = app.get("name")
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            errors.append(f"{at}.name: {name!r} is not valid; use lowercase letters, digits and '-', e.g. 'sales-dashboard'.")
+        problem = name_problem(name) or _first_use(names, name, i, varname, "name")
+        if problem:
+            errors.append(f"{at}.name: {problem}")
+        if name_problem(name):
             name = None
-        elif name in names:
-            errors.append(f"{at}.name: '{name}' is already used by {varname}[{names[name]}]; give every app its own name.")
-        else:
-            names[name] = i
 
         path = app.get("path") if app.get("path") is not None else (f"/{name}/" if name else None)
         if path is not None:
-            if not isinstance(path, str) or not PATH_RE.match(path):
-                errors.append(
-                    f"{at}.path: {path!r} is not valid; it must start and end with '/' and hold only "
-                    "letters, digits, '-', '_', '.' and '/', e.g. '/streamlitApp/'."
-                )
-            elif path in paths:
-                errors.append(f"{at}.path: '{path}' is already used by {varname}[{paths[path]}]; give every app its own path.")
-            else:
-                paths[path] = i
+            problem = path_problem(path) or _first_use(paths, path, i, varname, "path")
+            if problem:
+                errors.append(f"{at}.path: {problem}")
 
         image = app.get("image")
         if not isinstance(image, str) or not image.strip() or any(c.isspace() for c in image):
@@ -186,6 +211,38 @@ def apps_errors(apps, children=None, varname="streamlit_apps"):
     return errors
 
 
+def proxy_apps_errors(apps, varname="nginx_proxy_apps"):
+    """The nginx_proxy role's view: the same name and path rules, and backends."""
+    if not apps:
+        return [f"{varname} is empty: list at least one app as {{name: ..., path: /app/, backends: [ADDRESS:PORT]}}"]
+    errors = []
+    names, paths = {}, {}
+    for i, app in enumerate(apps):
+        at = f"{varname}[{i}]"
+        for field, rule, seen in (("name", name_problem, names), ("path", path_problem, paths)):
+            value = app.get(field)
+            problem = rule(value) or _first_use(seen, value, i, varname, field)
+            if problem:
+                errors.append(f"{at}.{field}: {problem}")
+        backends = app.get("backends")
+        if isinstance(backends, str):
+            errors.append(f"{at}.backends: is a string: write a YAML list, e.g. ['{backends}']")
+            continue
+        if not backends:
+            errors.append(f"{at}.backends: is empty: list at least one ADDRESS:PORT, e.g. 10.0.0.11:8501")
+            continue
+        for j, backend in enumerate(map(str, backends)):
+            match = BACKEND_RE.match(backend)
+            if not match or not 1 <= int(match.group(1)) <= 65535:
+                errors.append(
+                    f"{at}.backends[{j}]: {backend!r} is not ADDRESS:PORT: write a host name, IPv4 address or "
+                    "[IPv6] address, then ':' and a port 1-65535, e.g. 10.0.0.11:8501"
+                )
+            elif backend in map(str, backends[:j]):
+                errors.append(f"{at}.backends[{j}]: {backend!r} is listed twice: remove the duplicate")
+    return errors
+
+
 def address_errors(address, host, varname="streamlit_child_address"):
     """An upstream address must be an IP: a name that stops resolving breaks `nginx -t`."""
     try:
@@ -238,4 +295,5 @@ class FilterModule:
             "child_containers": child_containers,
             "container_env": container_env,
             "proxy_apps": proxy_apps,
+            "proxy_apps_errors": proxy_apps_errors,
         }

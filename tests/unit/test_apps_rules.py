@@ -110,3 +110,56 @@ def test_child_address_must_be_an_ip():
 def test_empty_apps_fail_in_the_playbook_view_only():
     assert f.apps_errors([], CHILDREN)[0].startswith("streamlit_apps: is empty")
     assert f.apps_errors([], varname="streamlit_app_containers") == []
+
+
+PATHS = ["/", "/streamlitApp/", "/team.a/app_v1.2/", "/a/../", "/./", "/a//", "/a b/", "noslash", "/a", "/.hidden/"]
+NAMES = ["demo", "sales-dash", "a1", "-lead", "trail-", "Bad_Name", "", "a.b"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_site_and_nginx_proxy_agree_on_paths(path):
+    site = any(e.startswith("streamlit_apps[0].path") for e in f.apps_errors([good(path=path)], CHILDREN))
+    proxy = f.proxy_apps_errors([{"name": "demo", "path": path, "backends": ["10.0.0.1:1"]}])
+    assert site == bool(proxy), (path, proxy)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_site_and_nginx_proxy_agree_on_names(name):
+    site = any(e.startswith("streamlit_apps[0].name") for e in f.apps_errors([good(name=name)], CHILDREN))
+    proxy = f.proxy_apps_errors([{"name": name, "path": "/x/", "backends": ["10.0.0.1:1"]}])
+    assert site == bool(proxy), (name, proxy)
+
+
+def test_dot_segments_are_rejected_with_a_usable_hint():
+    (error,) = f.proxy_apps_errors([{"name": "demo", "path": "/a/../b c/", "backends": ["10.0.0.1:1"]}])
+    assert error.startswith("nginx_proxy_apps[0].path: '/a/../b c/' must start and end with '/'")
+    assert error.endswith("use e.g. '/a/bc/'")
+
+
+@pytest.mark.parametrize(
+    ("backends", "field"),
+    [
+        ("10.0.0.1:1", "nginx_proxy_apps[0].backends: is a string"),
+        ([], "nginx_proxy_apps[0].backends: is empty"),
+        (["10.0.0.1"], "nginx_proxy_apps[0].backends[0]: '10.0.0.1' is not ADDRESS:PORT"),
+        (["10.0.0.1:70000"], "nginx_proxy_apps[0].backends[0]: '10.0.0.1:70000' is not ADDRESS:PORT"),
+        (["[::1]:8501", "[::1]:8501"], "nginx_proxy_apps[0].backends[1]: '[::1]:8501' is listed twice"),
+    ],
+)
+def test_proxy_backends(backends, field):
+    (error,) = f.proxy_apps_errors([{"name": "demo", "path": "/x/", "backends": backends}])
+    assert error.startswith(field), error
+
+
+def test_proxy_good_input_and_duplicates():
+    good_apps = [
+        {"name": "a", "path": "/a/", "backends": ["10.0.0.1:8501", "host.example:8501", "[fd00::1]:8501"]},
+        {"name": "b", "path": "/", "backends": ["10.0.0.2:8502"]},
+    ]
+    assert f.proxy_apps_errors(good_apps) == []
+    dup = good_apps + [{"name": "a", "path": "/a/", "backends": ["10.0.0.3:1"]}]
+    assert f.proxy_apps_errors(dup) == [
+        "nginx_proxy_apps[2].name: 'a' is already used by nginx_proxy_apps[0]: give every app its own name",
+        "nginx_proxy_apps[2].path: '/a/' is already used by nginx_proxy_apps[0]: give every app its own path",
+    ]
+    assert f.proxy_apps_errors([])[0].startswith("nginx_proxy_apps is empty")

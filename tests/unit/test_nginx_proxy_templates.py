@@ -529,7 +529,7 @@ def test_validate_rejects_cross_field_errors(tmp_path):
     )
     assert result.returncode != 0
     problems = _failure_message(result).splitlines()[1:]
-    fields = [line.split(" ", 2)[1] for line in problems]
+    fields = [line.split(" ", 2)[1].rstrip(":") for line in problems]
     assert fields == [
         "nginx_proxy_apps[1].name",
         "nginx_proxy_apps[1].path",
@@ -607,7 +607,7 @@ def test_validate_rejects_worker_settings_that_cannot_hold_the_sessions(tmp_path
         "nginx_proxy_worker_rlimit_nofile": 11000,
     }
     problems = _problems(_run_validate(tmp_path, values))
-    fields = [line.split(" ", 2)[1] for line in problems]
+    fields = [line.split(" ", 2)[1].rstrip(":") for line in problems]
     assert fields == ["nginx_proxy_worker_connections", "nginx_proxy_worker_rlimit_nofile"]
     # 2 * 10,000 / 2 + 1024 = 11,024.
     assert "each worker needs at least 2 * 10000 / 2 + 1024 = 11024" in problems[0]
