@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -120,3 +121,25 @@ def test_master_limits_fail_before_the_children_change(inventory, hosts):
     rc, out, changed = playbook(inventory, "--check", apps=apps)
     assert rc == 0, out[-3000:]
     assert all(changed[child] >= 1 for child in hosts["children"]), changed
+
+
+def test_smoke_check_passes_through_the_proxy_and_fails_through_a_naive_one(inventory, hosts):
+    """The role's post-deploy WebSocket check: 101 through the deployed server;
+    through the master's naive proxy_pass site (the original bug) it fails and
+    names the app."""
+    apps = [{"name": a["name"], "path": a.get("path") or f"/{a['name']}/", "backends": []} for a in hosts["apps"]]
+    naive_port = urlsplit(os.environ["STREAMLIT_OPS_BROKEN_URL"]).port
+
+    def smoke(port):
+        cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "tests/e2e/playbooks/smoke_check.yml", "-i", inventory,
+               "-e", json.dumps({"nginx_proxy_apps": apps, "nginx_proxy_listen_port": port})]
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+        result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env, check=False)
+        return result.returncode, result.stdout + result.stderr
+
+    rc, out = smoke(80)
+    assert rc == 0, out[-3000:]
+    rc, out = smoke(naive_port)
+    assert rc != 0, out[-3000:]
+    assert f"did not upgrade for {apps[0]['name']}" in out, out[-3000:]
+    assert "answered 200" in out, out[-3000:]
