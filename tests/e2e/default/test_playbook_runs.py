@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", re.M)
 
 
@@ -131,7 +131,7 @@ def test_smoke_check_passes_through_the_proxy_and_fails_through_a_naive_one(inve
     naive_port = urlsplit(os.environ["STREAMLIT_OPS_BROKEN_URL"]).port
 
     def smoke(port):
-        cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "tests/e2e/playbooks/smoke_check.yml", "-i", inventory,
+        cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "tests/e2e/default/playbooks/smoke_check.yml", "-i", inventory,
                "-e", json.dumps({"nginx_proxy_apps": apps, "nginx_proxy_listen_port": port})]
         env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
         result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env, check=False)
