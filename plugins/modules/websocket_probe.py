@@ -44,6 +44,15 @@ options:
   ca_path:
     description: A PEM file of certificate authorities to trust instead of the system's.
     type: path
+  allow_self_signed:
+    description:
+      - Accept a self-signed server certificate, and only that, as the one exception to O(validate_certs).
+      - When verification fails only because the server's certificate is self-signed (it is its own issuer), the
+        handshake is repeated trusting exactly that certificate, so its name and validity dates are still checked.
+        R(self_signed) then says so. A certificate from an unknown CA, a wrong name or an expired certificate still
+        fails.
+    type: bool
+    default: false
   timeout:
     description: Seconds allowed for the connection and for the answer.
     type: int
@@ -76,6 +85,10 @@ headers:
   description: The answer's headers, names in lower case.
   returned: always
   type: dict
+self_signed:
+  description: Whether the server's certificate was accepted only as a self-signed certificate (see O(allow_self_signed)).
+  returned: always
+  type: bool
 """
 
 import base64
@@ -100,8 +113,12 @@ ARGUMENT_SPEC = {
     "status_code": {"type": "list", "elements": "int", "default": [101]},
     "validate_certs": {"type": "bool", "default": True},
     "ca_path": {"type": "path"},
+    "allow_self_signed": {"type": "bool", "default": False},
     "timeout": {"type": "int", "default": 10},
 }
+# OpenSSL's X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: the server sent one
+# certificate that is its own issuer and no trusted CA signed it.
+SELF_SIGNED_LEAF = 18
 
 
 def expected_accept(key: str) -> str:
@@ -147,14 +164,30 @@ def tls_context(validate_certs: bool, ca_path: str | None) -> ssl.SSLContext:
     return context
 
 
-def probe(url, connect_address=None, origin=None, validate_certs=True, ca_path=None, timeout=10):
-    """(status, headers, upgraded); status 0 means no HTTP answer."""
+def pinned_context(certificate: bytes) -> ssl.SSLContext:
+    """Trust exactly this (DER) certificate; its name and dates are still checked."""
+    # Not create_default_context: newer Pythons add VERIFY_X509_STRICT there,
+    # which rejects many self-signed certificates for missing extensions.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cadata=certificate)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def peer_certificate(address: str, port: int, hostname: str, timeout: int) -> bytes:
+    """The server's certificate (DER), read without trusting it."""
+    with socket.create_connection((address, port), timeout=timeout) as raw_sock:
+        with tls_context(False, None).wrap_socket(raw_sock, server_hostname=hostname) as sock:
+            return sock.getpeercert(binary_form=True)
+
+
+def handshake(url: str, address: str, origin: str | None, context: ssl.SSLContext | None, timeout: int):
+    """(status, headers, upgraded) of one handshake; status 0 means no HTTP answer."""
     parts = urlsplit(url)
-    tls = parts.scheme in TLS_SCHEMES
-    port = parts.port or (443 if tls else 80)
+    port = parts.port or (443 if context else 80)
     key = base64.b64encode(os.urandom(16)).decode()
-    with socket.create_connection((connect_address or parts.hostname, port), timeout=timeout) as raw_sock:
-        sock = tls_context(validate_certs, ca_path).wrap_socket(raw_sock, server_hostname=parts.hostname) if tls else raw_sock
+    with socket.create_connection((address, port), timeout=timeout) as raw_sock:
+        sock = context.wrap_socket(raw_sock, server_hostname=parts.hostname) if context else raw_sock
         sock.sendall(request_head(url, key, origin))
         data = b""
         while b"\r\n\r\n" not in data and len(data) < MAX_HEAD:
@@ -169,6 +202,24 @@ def probe(url, connect_address=None, origin=None, validate_certs=True, ca_path=N
     return status, headers, upgraded
 
 
+def probe(url, connect_address=None, origin=None, validate_certs=True, ca_path=None, timeout=10, allow_self_signed=False):
+    """(status, headers, upgraded, self_signed); status 0 means no HTTP answer.
+
+    Raises ssl.SSLCertVerificationError for an untrusted certificate, except a
+    self-signed one with allow_self_signed, which is pinned and checked again.
+    """
+    parts = urlsplit(url)
+    tls = parts.scheme in TLS_SCHEMES
+    address = connect_address or parts.hostname
+    try:
+        return (*handshake(url, address, origin, tls_context(validate_certs, ca_path) if tls else None, timeout), False)
+    except ssl.SSLCertVerificationError as exc:
+        if not (allow_self_signed and exc.verify_code == SELF_SIGNED_LEAF):
+            raise
+    certificate = peer_certificate(address, parts.port or 443, parts.hostname, timeout)
+    return (*handshake(url, address, origin, pinned_context(certificate), timeout), True)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
@@ -178,24 +229,28 @@ def main():
     error = "connection closed"
     if urlsplit(params["url"]).scheme not in ("http", "https", "ws", "wss") or not urlsplit(params["url"]).hostname:
         module.fail_json(msg=f"url: {params['url']!r} is not an http(s) or ws(s) URL with a host.")
+    self_signed = False
     try:
-        status, headers, upgraded = probe(
+        status, headers, upgraded, self_signed = probe(
             params["url"],
             params["connect_address"],
             params["origin"],
             params["validate_certs"],
             params["ca_path"],
             params["timeout"],
+            params["allow_self_signed"],
         )
     except ssl.SSLCertVerificationError as exc:
+        hint = ("set allow_self_signed to true for a self-signed certificate"
+                if exc.verify_code == SELF_SIGNED_LEAF and not params["allow_self_signed"]
+                else "give ca_path for a private CA, or set validate_certs to false")
         module.fail_json(
-            msg=f"{params['url']}: TLS certificate not trusted ({exc.verify_message}); "
-            "give ca_path, or set validate_certs to false for a self-signed certificate.",
-            status=0, upgraded=False, headers={},
+            msg=f"{params['url']}: TLS certificate not trusted ({exc.verify_message}); {hint}.",
+            status=0, upgraded=False, headers={}, self_signed=False,
         )
     except (OSError, ssl.SSLError) as exc:
         status, headers, upgraded, error = 0, {}, False, str(exc)
-    result = {"changed": False, "status": status, "headers": headers, "upgraded": upgraded}
+    result = {"changed": False, "status": status, "headers": headers, "upgraded": upgraded, "self_signed": self_signed}
     ok = status in params["status_code"] and (status != 101 or upgraded)
     if not ok:
         if status == 101:

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCENARIOS = ["default"]
+SCENARIOS = ["default", "ha", "dropin"]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

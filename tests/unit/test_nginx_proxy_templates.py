@@ -20,14 +20,19 @@ import os
 import re
 import resource
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
+import time
+import types
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import crossplane
 import pytest
 import yaml
+from ansible_collections.streamlit_ops.deploy.plugins.modules.websocket_probe import probe
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "nginx_proxy"
@@ -47,8 +52,14 @@ GOOD = [name for name, shape in SHAPES.items() if shape["nginx_t"] == "pass"]
 BAD = [name for name, shape in SHAPES.items() if shape["nginx_t"] == "fail"]
 # render.yml fixes the CPU count the role's validate step would read.
 RENDER_CPUS = yaml.safe_load((FIXTURES / "render.yml").read_text())[0]["vars"]["__nginx_proxy_cpus"]
-MANAGED = [name for name in GOOD if {**DEFAULTS, **SHAPES[name]["vars"]}["nginx_proxy_manage_main_config"]]
+SERVER = [name for name in GOOD if {**DEFAULTS, **SHAPES[name]["vars"]}["nginx_proxy_server"]]
+DROPIN = [name for name in GOOD if name not in SERVER]
+MANAGED = [name for name in SERVER if {**DEFAULTS, **SHAPES[name]["vars"]}["nginx_proxy_manage_main_config"]]
 UNMANAGED = [name for name in GOOD if name not in MANAGED]
+APP_DEFAULTS = ROLE_VARS["__nginx_proxy_app_defaults"]
+# The Nginx version render.yml assumes per Debian release (as validate does
+# when it cannot ask the binary).
+RELEASE_VERSIONS = ROLE_VARS["__nginx_proxy_release_versions"]
 STOCK_MAIN = Path("/etc/nginx/nginx.conf")
 # Debian's stock nginx.conf per release, from nginx-common 1.22.1-9+deb12u11 and
 # 1.26.3-3+deb13u7; the md5s are what dpkg records for the conffile.
@@ -83,6 +94,28 @@ def _ansible_playbook(*args: str, env: dict | None = None) -> subprocess.Complet
 
 def _app_vars(shape: str) -> dict:
     return {**DEFAULTS, **SHAPES[shape]["vars"]}
+
+
+def _apps(shape: str) -> list[dict]:
+    """The shape's apps with the optional fields filled in as the role does."""
+    return [{**APP_DEFAULTS, **app} for app in _app_vars(shape)["nginx_proxy_apps"]]
+
+
+def _tls(shape: str) -> bool:
+    return bool(_app_vars(shape)["nginx_proxy_tls_certificate"])
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def _rendered_version(shape: str) -> tuple[int, ...]:
+    return _version(RELEASE_VERSIONS[_app_vars(shape).get("render_codename", "bookworm")])
+
+
+def _timeout(app: dict) -> str:
+    """vars/main.yml: 3 ping intervals, never below Nginx's 60 s default."""
+    return f"{max(3 * app['ping_interval'], 60)}s"
 
 
 @pytest.fixture(scope="session")
@@ -127,7 +160,8 @@ def _one(block: list[dict], directive: str) -> list[str]:
 @pytest.mark.parametrize("shape", GOOD)
 def test_websocket_map_is_prefixed(rendered, shape):
     maps = _named(_parse(rendered / shape / CONF), "map")
-    assert len(maps) == 1
+    # One for the Connection header, two per app with strict origins.
+    assert len(maps) == 1 + 2 * len([app for app in _apps(shape) if app["origins"]])
     assert maps[0]["args"] == ["$http_upgrade", "$streamlit_ops_deploy_connection"]
     # "" and not "close" for plain requests, or no upstream connection could
     # return to the keepalive pool.
@@ -149,14 +183,37 @@ def test_one_upstream_per_app_in_order(rendered, shape):
     upstreams = _named(_parse(rendered / shape / CONF), "upstream")
     assert [u["args"] for u in upstreams] == [[f"streamlit_ops_deploy_{app['name']}"] for app in apps]
     keepalive = _app_vars(shape)["nginx_proxy_upstream_keepalive"]
-    for app, upstream in zip(apps, upstreams):
+    balancing = {
+        # Never $cookie__streamlit_xsrf: Streamlit renews it on every health answer.
+        "cookie": [("hash", ["$uid_got$uid_set", "consistent"])],
+        "ip_hash": [("ip_hash", [])],
+        "none": [],
+    }
+    for app, upstream in zip(_apps(shape), upstreams):
         servers = _named(upstream["block"], "server")
+        # max_fails/fail_timeout: a dead child is skipped, by hash too.
         assert [d["args"] for d in servers] == [
             [backend, "max_fails=1", "fail_timeout=10s"] for backend in app["backends"]
         ]
-        # A pool of idle connections for plain HTTP requests, or none at all.
+        # The balancing method first (keepalive must follow it), then a pool
+        # of idle connections for plain HTTP requests, or none at all.
         others = [(d["directive"], d["args"]) for d in upstream["block"] if d["directive"] != "server"]
-        assert others == ([("keepalive", [str(keepalive)])] if keepalive else [])
+        assert others == balancing[app["sticky"]] + ([("keepalive", [str(keepalive)])] if keepalive else [])
+
+
+@pytest.mark.parametrize("shape", GOOD)
+def test_strict_origins_are_two_maps_per_app(rendered, shape):
+    maps = {tuple(d["args"]): d["block"] for d in _named(_parse(rendered / shape / CONF), "map")}
+    for app in _apps(shape):
+        key = app["name"].replace("-", "_")
+        allowed = maps.get(("$http_origin", f"$streamlit_ops_deploy_origin_{key}"))
+        refuse = maps.get((f"$http_upgrade:$streamlit_ops_deploy_origin_{key}", f"$streamlit_ops_deploy_refuse_{key}"))
+        if not app["origins"]:
+            assert allowed is None and refuse is None
+            continue
+        assert [(d["directive"], d["args"]) for d in allowed] == [("default", ["0"])] + [(o, ["1"]) for o in app["origins"]]
+        # Refused: a non-empty Upgrade with an origin not listed.
+        assert [(d["directive"], d["args"]) for d in refuse] == [("default", ["0"]), ("~^.+:0$", ["1"])]
 
 
 # --- snippet: the app locations ------------------------------------------------------------------
@@ -173,9 +230,9 @@ def test_only_locations_in_snippet_in_order(rendered, shape):
 @pytest.mark.parametrize("shape", GOOD)
 def test_location_proxies_websockets(rendered, shape):
     values = _app_vars(shape)
-    timeout = f"{values['nginx_proxy_websocket_timeout']}s"
-    for app, location in zip(values["nginx_proxy_apps"], _parse(rendered / shape / SNIPPET)):
+    for app, location in zip(_apps(shape), _parse(rendered / shape / SNIPPET)):
         block = location["block"]
+        timeout = _timeout(app)
         (target,) = _one(block, "proxy_pass")
         url = urlsplit(target)
         # No URI part: the path reaches Streamlit unchanged (baseUrlPath = path).
@@ -197,6 +254,48 @@ def test_location_proxies_websockets(rendered, shape):
         assert _one(block, "proxy_next_upstream_tries") == [str(ROLE_VARS["__nginx_proxy_next_upstream_tries"])]
         assert _one(block, "access_log") == [ACCESS_LOG, "streamlit_ops_deploy"]
         assert not _named(block, "proxy_buffering")
+        # Streamlit's limit plus 1 MB of multipart overhead.
+        assert _one(block, "client_max_body_size") == [f"{app['max_upload_mb'] + 1}m"]
+        assert _one(block, "absolute_redirect") == ["off"]
+
+
+def test_timeouts_follow_the_ping_interval():
+    # The arithmetic of vars/main.yml, spelled out: 3 pings, at least 60 s.
+    assert [_timeout({"ping_interval": ping}) for ping in (1, 10, 20, 30, 45, 120)] == ["60s", "60s", "60s", "90s", "135s", "360s"]
+    assert (ROLE_VARS["__nginx_proxy_timeout_pings"], ROLE_VARS["__nginx_proxy_timeout_floor"]) == (3, 60)
+
+
+@pytest.mark.parametrize("shape", GOOD)
+def test_sticky_cookie_and_strict_origins_in_the_location(rendered, shape):
+    tls = _tls(shape)
+    for app, location in zip(_apps(shape), _parse(rendered / shape / SNIPPET)):
+        block = location["block"]
+        key = app["name"].replace("-", "_")
+        userid = {d["directive"]: d["args"] for d in block if d["directive"].startswith("userid")}
+        if app["sticky"] == "cookie":
+            assert userid == {
+                "userid": ["on"],
+                "userid_name": [f"streamlit_ops_route_{key}"],
+                "userid_path": [app["path"]],
+                "userid_expires": ["365d"],
+                "userid_flags": ["httponly", "samesite=lax", *(["secure"] if tls else [])],
+            }
+        else:
+            assert userid == {}
+        conditions = _named(block, "if")
+        if app["origins"]:
+            (condition,) = conditions
+            assert condition["args"] == [f"$streamlit_ops_deploy_refuse_{key}"]
+            assert [(d["directive"], d["args"]) for d in condition["block"]] == [("return", ["403"])]
+        else:
+            assert conditions == []
+    # An add_header in a location would drop the server's (HSTS, or a user's).
+    def directives(block):
+        for d in block:
+            yield d["directive"]
+            yield from directives(d.get("block", []))
+
+    assert "add_header" not in set(directives(_parse(rendered / shape / SNIPPET)))
 
 
 @pytest.mark.parametrize("shape", GOOD)
@@ -222,26 +321,69 @@ def test_gzip_in_the_app_locations_only(rendered, shape):
 # --- site ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("shape", GOOD)
+def _listen_options(values: dict) -> list[str]:
+    return (["default_server"] if values["nginx_proxy_default_server"] else []) + (
+        ["reuseport"] if values["nginx_proxy_reuseport"] else []
+    )
+
+
+@pytest.mark.parametrize("shape", [name for name in SERVER if not _tls(name)])
 def test_site_listens_and_includes_the_snippet(rendered, shape):
     values = _app_vars(shape)
     parsed = _parse(rendered / shape / SITE)
     assert [d["directive"] for d in parsed] == ["server"]
     block = parsed[0]["block"]
-    listen = [str(values["nginx_proxy_listen_port"])]
-    if values["nginx_proxy_default_server"]:
-        listen.append("default_server")
-    if values["nginx_proxy_reuseport"]:
-        listen.append("reuseport")
-    assert _one(block, "listen") == listen
+    assert _one(block, "listen") == [str(values["nginx_proxy_listen_port"]), *_listen_options(values)]
     assert _one(block, "server_name") == values["nginx_proxy_server_name"].split()
+    assert _one(block, "absolute_redirect") == ["off"]
     assert _one(block, "include") == [SNIPPET_DEST]
+    assert not _named(block, "add_header")
+
+
+@pytest.mark.parametrize("shape", [name for name in SERVER if _tls(name)])
+def test_tls_site_redirects_http_and_serves_https(rendered, shape):
+    values = _app_vars(shape)
+    http, https = _parse(rendered / shape / SITE)
+    options = _listen_options(values)
+    port = values["nginx_proxy_https_port"]
+    # Plain HTTP: nothing but an absolute redirect to the same name over https.
+    assert _one(http["block"], "listen") == [str(values["nginx_proxy_listen_port"]), *options]
+    assert _one(http["block"], "return") == ["301", "https://$host" + ("" if port == 443 else f":{port}") + "$request_uri"]
+    assert not _named(http["block"], "include")
+    block = https["block"]
+    # HTTP/2: a listen parameter before Nginx 1.25.1, "http2 on;" from then on.
+    if _rendered_version(shape) >= (1, 25, 1):
+        assert _one(block, "listen") == [str(port), "ssl", *options]
+        assert _one(block, "http2") == ["on"]
+    else:
+        assert _one(block, "listen") == [str(port), "ssl", "http2", *options]
+        assert not _named(block, "http2")
+    if values["nginx_proxy_tls_remote_src"]:
+        paths = [values["nginx_proxy_tls_certificate"], values["nginx_proxy_tls_certificate_key"]]
+    else:
+        paths = ["/etc/nginx/ssl/streamlit_ops_deploy.crt", "/etc/nginx/ssl/streamlit_ops_deploy.key"]
+    assert [_one(block, "ssl_certificate"), _one(block, "ssl_certificate_key")] == [[path] for path in paths]
+    # Mozilla "intermediate".
+    assert _one(block, "ssl_protocols") == ["TLSv1.2", "TLSv1.3"]
+    assert _one(block, "ssl_ciphers")[0].startswith("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:")
+    assert _one(block, "ssl_prefer_server_ciphers") == ["off"]
+    assert _one(block, "ssl_session_tickets") == ["off"]
+    assert _one(block, "absolute_redirect") == ["off"]
+    assert _one(block, "include") == [SNIPPET_DEST]
+    hsts = values["nginx_proxy_hsts_max_age"]
+    headers = [d["args"] for d in _named(block, "add_header")]
+    assert headers == ([["Strict-Transport-Security", f"max-age={hsts}", "always"]] if hsts else [])
+
+
+@pytest.mark.parametrize("shape", DROPIN)
+def test_dropin_writes_no_server_and_no_nginx_conf(rendered, shape):
+    assert sorted(str(p.relative_to(rendered / shape)) for p in (rendered / shape).rglob("*") if p.is_file()) == [CONF, SNIPPET]
 
 
 @pytest.mark.parametrize("shape", GOOD)
 @pytest.mark.parametrize("name", [MAIN, CONF, SNIPPET, SITE])
 def test_managed_header_without_timestamp(rendered, shape, name):
-    if name == MAIN and shape not in MANAGED:
+    if (name == MAIN and shape not in MANAGED) or (name == SITE and shape not in SERVER):
         assert not (rendered / shape / name).exists()
         return
     text = (rendered / shape / name).read_text()
@@ -338,40 +480,101 @@ def test_main_config_carries_the_ownership_marker(rendered):
 # --- nginx -t --------------------------------------------------------------------------------------
 
 
-def _nginx_t(rendered: Path, shape: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    """`nginx -t` on the rendered files inside a throwaway http {}.
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate and key for apps.example.test (and 127.0.0.1)."""
+    tmp = tmp_path_factory.mktemp("tls")
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=apps.example.test",
+         "-addext", "subjectAltName=DNS:apps.example.test,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    return cert, key
 
-    The rendered files are used as they are, except for two host paths that a
+
+def _local_nginx_version() -> tuple[int, ...]:
+    result = subprocess.run([_nginx(), "-v"], capture_output=True, text=True, timeout=30, check=False)
+    return _version(re.search(r"nginx/([0-9.]+)", result.stderr).group(1))
+
+
+def _needs_local_nginx(shape: str) -> None:
+    """Skip a shape rendered for a newer Nginx than this machine's (trixie's
+    "http2 on;" is unknown to bookworm's 1.22); a trixie master checks it."""
+    if _tls(shape) and _rendered_version(shape) > _local_nginx_version():
+        pytest.skip(f"rendered for Nginx {'.'.join(map(str, _rendered_version(shape)))}, this machine has an older one")
+
+
+def _with_certificate(text: str, certificate: tuple[Path, Path]) -> str:
+    """Point ssl_certificate(_key) at the test pair, wherever the shape put them."""
+    text = re.sub(r"(?m)^(\s*ssl_certificate) \S+;", rf"\1 {certificate[0]};", text)
+    return re.sub(r"(?m)^(\s*ssl_certificate_key) \S+;", rf"\1 {certificate[1]};", text)
+
+
+# A server of the user's, as in drop-in mode: it includes the snippet.
+USER_SERVER = """server {
+    listen 8082;
+    server_name intranet.example.test;
+    include SNIPPET;
+}
+"""
+
+
+def _nginx_prefix(rendered: Path, shape: str, tmp_path: Path, certificate: tuple[Path, Path],
+                  ports: dict | None = None, extra_http: str = "") -> list[str]:
+    """The rendered files inside a throwaway http {} under tmp_path; returns
+    the nginx argv for it, without -t.
+
+    The rendered files are used as they are, except for host paths that a
     test must not touch: the snippet include is pointed at the rendered
-    snippet, and the access log goes to tmp (nginx -t opens log files).
+    snippet, the access log goes to tmp (nginx -t opens log files), the TLS
+    pair is the test's. In drop-in mode a stand-in for the user's server
+    includes the snippet. ports maps placeholder ports (backends, listen,
+    redirect) to the ports to use.
     """
     src = rendered / shape
-    for name in (CONF, SNIPPET, SITE):
+    names = (CONF, SNIPPET, SITE) if shape in SERVER else (CONF, SNIPPET)
+    for name in names:
         text = (src / name).read_text()
         if name == SITE:
             assert text.count(SNIPPET_DEST) == 1
-            text = text.replace(SNIPPET_DEST, str(tmp_path / SNIPPET))
+            text = _with_certificate(text.replace(SNIPPET_DEST, str(tmp_path / SNIPPET)), certificate)
         if name == SNIPPET:
             assert text.count(ACCESS_LOG) == len(_app_vars(shape)["nginx_proxy_apps"])
             text = text.replace(ACCESS_LOG, str(tmp_path / "access.log"))
+        for old, new in (ports or {}).items():
+            text = text.replace(old, new)
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
+    site = tmp_path / SITE
+    if shape not in SERVER:
+        user = USER_SERVER.replace("SNIPPET", str(tmp_path / SNIPPET))
+        site.parent.mkdir(parents=True, exist_ok=True)
+        site.write_text(user)
     temp_paths = "\n".join(
         f"    {kind}_temp_path {tmp_path / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     (tmp_path / "nginx.conf").write_text(
+        # root: the workers write temp files under tmp_path, which only root may.
+        "user root;\n"
+        "worker_processes 1;\n"
         f"pid {tmp_path / 'nginx.pid'};\n"
         f"error_log {tmp_path / 'error.log'};\n"
         "events {}\n"
         "http {\n"
         f"{temp_paths}\n"
         f"    access_log {tmp_path / 'default.access.log'};\n"
+        f"{extra_http}"
         f"    include {tmp_path / CONF};\n"
-        f"    include {tmp_path / SITE};\n"
+        f"    include {site};\n"
         "}\n"
     )
+    return [_nginx(), "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(tmp_path / "nginx.conf")]
+
+
+def _nginx_t(rendered: Path, shape: str, tmp_path: Path, certificate: tuple[Path, Path]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [_nginx(), "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(tmp_path / "nginx.conf")],
+        [*_nginx_prefix(rendered, shape, tmp_path, certificate), "-t"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -380,15 +583,18 @@ def _nginx_t(rendered: Path, shape: str, tmp_path: Path) -> subprocess.Completed
 
 
 @pytest.mark.parametrize("shape", GOOD)
-def test_nginx_accepts_good_shapes(rendered, shape, tmp_path):
-    result = _nginx_t(rendered, shape, tmp_path)
+def test_nginx_accepts_good_shapes(rendered, shape, tmp_path, certificate):
+    _needs_local_nginx(shape)
+    result = _nginx_t(rendered, shape, tmp_path, certificate)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+    # No deprecation warning either ("listen ... http2" on 1.25.1 and later).
+    assert "[warn]" not in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("shape", BAD)
-def test_nginx_rejects_duplicate_location(rendered, shape, tmp_path):
-    result = _nginx_t(rendered, shape, tmp_path)
+def test_nginx_rejects_duplicate_location(rendered, shape, tmp_path, certificate):
+    result = _nginx_t(rendered, shape, tmp_path, certificate)
     assert result.returncode != 0
     assert 'duplicate location "/same/"' in result.stderr
 
@@ -401,7 +607,7 @@ OTHER_SITE = """server {
 """
 
 
-def _nginx_tree(rendered: Path, shape: str, tmp_path: Path, other_site: str = OTHER_SITE) -> list[str]:
+def _nginx_tree(rendered: Path, shape: str, tmp_path: Path, certificate: tuple[Path, Path], other_site: str = OTHER_SITE) -> list[str]:
     """A copy of Debian's /etc/nginx under tmp with the rendered files in place,
     the site link, and another site someone else enabled.
 
@@ -411,7 +617,7 @@ def _nginx_tree(rendered: Path, shape: str, tmp_path: Path, other_site: str = OT
     etc = tmp_path / "etc" / "nginx"
     shutil.copytree("/etc/nginx", etc, symlinks=True)
     for name in (MAIN, CONF, SNIPPET, SITE):
-        text = (rendered / shape / name).read_text()
+        text = _with_certificate((rendered / shape / name).read_text(), certificate)
         text = text.replace("/etc/nginx/", f"{etc}/").replace("/var/log/nginx/", f"{tmp_path}/")
         (etc / name).write_text(text.replace("/run/nginx.pid", f"{tmp_path}/nginx.pid"))
     for link in (etc / "sites-enabled").iterdir():
@@ -432,9 +638,10 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("shape", MANAGED)
-def test_nginx_loads_the_tuned_main_config_with_every_site(rendered, shape, tmp_path):
+def test_nginx_loads_the_tuned_main_config_with_every_site(rendered, shape, tmp_path, certificate):
     _stock_main()
-    argv = _nginx_tree(rendered, shape, tmp_path)
+    _needs_local_nginx(shape)
+    argv = _nginx_tree(rendered, shape, tmp_path, certificate)
     result = _run([*argv, "-t"])
     assert result.returncode == 0, result.stderr
     dump = _run([*argv, "-T"]).stdout
@@ -445,15 +652,256 @@ def test_nginx_loads_the_tuned_main_config_with_every_site(rendered, shape, tmp_
 
 
 @pytest.mark.parametrize("shape", [name for name in MANAGED if _app_vars(name)["nginx_proxy_reuseport"]])
-def test_nginx_refuses_a_second_reuseport_on_the_port(rendered, shape, tmp_path):
+def test_nginx_refuses_a_second_reuseport_on_the_port(rendered, shape, tmp_path, certificate):
     """Why nginx_proxy_reuseport can be turned off: another server block that
     sets reuseport on the same port fails nginx -t (and the role rolls back)."""
     _stock_main()
     port = _app_vars(shape)["nginx_proxy_listen_port"]
     other = OTHER_SITE.replace("listen 8081;", f"listen {port} reuseport;")
-    result = _run([*_nginx_tree(rendered, shape, tmp_path, other), "-t"])
+    _needs_local_nginx(shape)
+    result = _run([*_nginx_tree(rendered, shape, tmp_path, certificate, other), "-t"])
     assert result.returncode != 0
     assert f"duplicate listen options for 0.0.0.0:{port}" in result.stderr
+
+
+# --- a real Nginx on loopback --------------------------------------------------------------------
+# The "live" shape, run by this machine's Nginx on free loopback ports
+# against two small HTTP backends: stickiness from the first request, a dead
+# child skipped, strict origins, redirects, HSTS and the upload limit, as a
+# client sees them.
+
+LIVE = "live"
+
+
+class _Backend:
+    """A tiny HTTP/1.1 server that names itself in X-Backend and answers a
+    WebSocket upgrade with a correct 101."""
+
+    def __init__(self, name: str):
+        import http.server
+        import threading
+
+        from ansible_collections.streamlit_ops.deploy.plugins.modules.websocket_probe import expected_accept
+
+        connections = self.connections = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                connections.append(self.connection)
+
+            def log_message(self, *args):
+                pass
+
+            def _answer(self, status: int, body: bytes = b"", extra: dict | None = None):
+                self.send_response(status)
+                self.send_header("X-Backend", name)
+                for key, value in (extra or {}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                if self.headers.get("Upgrade"):
+                    self.send_response(101)
+                    self.send_header("Upgrade", "websocket")
+                    self.send_header("Connection", "Upgrade")
+                    self.send_header("Sec-WebSocket-Accept", expected_accept(self.headers["Sec-WebSocket-Key"]))
+                    self.send_header("X-Backend", name)
+                    self.end_headers()
+                    self.close_connection = True
+                    return
+                self._answer(200, f"{name} {self.path}".encode())
+
+            def do_PUT(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self._answer(204)
+
+        self.name = name
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        """Die as a child does: no listener, and the open (pooled) connections reset."""
+        self.server.shutdown()
+        self.server.server_close()
+        for connection in self.connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live(rendered, tmp_path, certificate):
+    backends = [_Backend("b1"), _Backend("b2")]
+    http_port, https_port = _free_port(), _free_port()
+    ports = {"65001": str(backends[0].port), "65002": str(backends[1].port), "65080": str(http_port), "65443": str(https_port)}
+    # The location logs both userid variables, to show the hash key is the same
+    # value on the first request ($uid_set) and on later ones ($uid_got).
+    argv = _nginx_prefix(rendered, LIVE, tmp_path, certificate, ports=ports,
+                         extra_http="    log_format uidtest '$uri|$uid_got|$uid_set|$upstream_addr';\n")
+    snippet = tmp_path / SNIPPET
+    log = tmp_path / "access.log"
+    snippet.write_text(snippet.read_text().replace(f"{log} streamlit_ops_deploy;", f"{log} uidtest;"))
+    process = subprocess.Popen([*argv, "-g", "daemon off;"], stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, process.stderr.read()
+                time.sleep(0.1)
+        yield types.SimpleNamespace(https_port=https_port, http_port=http_port, backends=backends, log=log, certificate=certificate)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        for backend in backends:
+            backend.stop()
+
+
+def _request(live, method: str, path: str, cookie: str | None = None, body: bytes | None = None,
+             headers: dict | None = None, tls: bool = True):
+    """(status, headers, body) for one request to the live Nginx, as apps.example.test."""
+    import http.client
+
+    if tls:
+        context = ssl.create_default_context(cafile=str(live.certificate[0]))
+        connection = http.client.HTTPSConnection("127.0.0.1", live.https_port, timeout=10, context=context)
+    else:
+        connection = http.client.HTTPConnection("127.0.0.1", live.http_port, timeout=10)
+    sent = {"Host": "apps.example.test", **(headers or {})}
+    if cookie:
+        sent["Cookie"] = cookie
+    try:
+        connection.request(method, path, body=body, headers=sent)
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def _route_cookie(headers: dict) -> str:
+    return headers["set-cookie"].split(";", 1)[0]
+
+
+def test_live_cookie_is_sticky_from_the_first_request(live):
+    served = []
+    for client in range(12):
+        status, headers, _ = _request(live, "GET", f"/live/?client={client}")
+        assert status == 200
+        first, cookie = headers["x-backend"], _route_cookie(headers)
+        attributes = headers["set-cookie"].lower()
+        assert cookie.startswith("streamlit_ops_route_live=")
+        for flag in ("path=/live/", "httponly", "samesite=lax", "secure", "expires="):
+            assert flag in attributes, attributes
+        later = [_request(live, "GET", f"/live/static/{n}.js", cookie)[1]["x-backend"] for n in range(4)]
+        # The upload goes where the session is, the whole point of stickiness.
+        status, headers, _ = _request(live, "PUT", "/live/_stcore/upload_file/s/f", cookie, body=b"x" * 1000)
+        assert (status, set(later), headers["x-backend"]) == (204, {first}, first)
+        served.append(first)
+    # Both children serve someone: the pinning above is not one child for all.
+    assert set(served) == {"b1", "b2"}, served
+    # $uid_set on the first answer and $uid_got afterwards are the same string.
+    lines = [line.split("|") for line in live.log.read_text().splitlines()]
+    firsts = [line for line in lines if line[0] == "/live/"]
+    assert len(firsts) == 12 and all(line[1] == "-" and line[2].startswith("streamlit_ops_route_live=") for line in firsts)
+    got = {line[1] for line in lines if line[0].startswith("/live/static/")}
+    assert got == {line[2] for line in firsts}
+
+
+def test_live_round_robin_is_the_control(live):
+    """sticky: none (the strict app) spreads one client's requests: what the
+    cookie prevents for the live app."""
+    seen = {_request(live, "GET", f"/strict/{n}")[1]["x-backend"] for n in range(6)}
+    assert seen == {"b1", "b2"}
+    assert "set-cookie" not in _request(live, "GET", "/strict/")[1]
+
+
+def test_live_dead_child_is_skipped_fast(live):
+    pinned = {}
+    for client in range(12):
+        headers = _request(live, "GET", f"/live/?client={client}")[1]
+        pinned.setdefault(headers["x-backend"], _route_cookie(headers))
+        if len(pinned) == 2:
+            break
+    dead = live.backends[0]
+    dead.stop()
+    start = time.monotonic()
+    status, headers, _ = _request(live, "GET", "/live/", pinned[dead.name])
+    elapsed = time.monotonic() - start
+    # hash ... consistent moves the dead child's share to the live one.
+    assert (status, headers["x-backend"]) == (200, "b2")
+    assert elapsed < 1.5, elapsed
+    # The other client stays where it was.
+    assert _request(live, "GET", "/live/", pinned["b2"])[1]["x-backend"] == "b2"
+
+
+def test_live_strict_origins_refuse_foreign_websockets(live):
+    url = f"wss://apps.example.test:{live.https_port}/strict/_stcore/stream"
+
+    def handshake(origin, **kwargs):
+        return probe(url, connect_address="127.0.0.1", origin=origin, ca_path=str(live.certificate[0]), **kwargs)[:3:2]
+
+    assert handshake("https://apps.example.test") == (101, True)
+    assert handshake("https://evil.example.test") == (403, False)
+    assert handshake(None) == (403, False)
+    # Not an upgrade: Origin plays no part.
+    status, _, _ = _request(live, "GET", "/strict/", headers={"Origin": "https://evil.example.test"})
+    assert status == 200
+    # An app without origins takes any Origin, as Streamlit's own default does.
+    assert probe(f"wss://apps.example.test:{live.https_port}/live/_stcore/stream", connect_address="127.0.0.1",
+                 origin="https://evil.example.test", ca_path=str(live.certificate[0]))[0] == 101
+
+
+def test_live_probe_reports_a_self_signed_certificate(live):
+    url = f"wss://apps.example.test:{live.https_port}/live/_stcore/stream"
+    with pytest.raises(ssl.SSLCertVerificationError):
+        probe(url, connect_address="127.0.0.1", origin="https://apps.example.test")
+    assert probe(url, connect_address="127.0.0.1", origin="https://apps.example.test", allow_self_signed=True)[2:] == (True, True)
+    # Trusted through a CA file it is not "self-signed" for the report.
+    assert probe(url, connect_address="127.0.0.1", ca_path=str(live.certificate[0]), allow_self_signed=True)[2:] == (True, False)
+    # Pinned, the name is still checked.
+    wrong = f"wss://other.example.test:{live.https_port}/live/_stcore/stream"
+    with pytest.raises(ssl.SSLCertVerificationError, match="other.example.test"):
+        probe(wrong, connect_address="127.0.0.1", allow_self_signed=True)
+
+
+def test_live_redirects_and_hsts(live):
+    # Nginx's own redirect is relative: it survives port mapping and NAT.
+    status, headers, _ = _request(live, "GET", "/live")
+    assert (status, headers["location"]) == (301, "/live/")
+    # A change of scheme must be absolute: same name, the HTTPS port.
+    status, headers, _ = _request(live, "GET", "/live/x?y=1", tls=False)
+    assert (status, headers["location"]) == (301, f"https://apps.example.test:{live.https_port}/live/x?y=1")
+    assert "strict-transport-security" not in headers
+    # HSTS on every HTTPS answer, from the server level: a 200 through the
+    # locations, the 301 and the strict app's 403.
+    assert _request(live, "GET", "/live/")[1]["strict-transport-security"] == "max-age=300"
+    assert _request(live, "GET", "/live")[1]["strict-transport-security"] == "max-age=300"
+    status, headers, _ = _request(live, "GET", "/strict/_stcore/stream",
+                                  headers={"Upgrade": "websocket", "Connection": "Upgrade", "Origin": "https://evil.example.test"})
+    assert (status, headers["strict-transport-security"]) == (403, "max-age=300")
+
+
+def test_live_upload_limit_is_the_apps_plus_one_mb(live):
+    # max_upload_mb 1: Nginx takes up to 2 MiB, so Streamlit's own 1 MB limit
+    # is what a user meets, never a 413 from Nginx below it.
+    cookie = _route_cookie(_request(live, "GET", "/live/")[1])
+    assert _request(live, "PUT", "/live/_stcore/upload_file/s/f", cookie, body=b"x" * (2 * 1024 * 1024))[0] == 204
+    assert _request(live, "PUT", "/live/_stcore/upload_file/s/f", cookie, body=b"x" * (2 * 1024 * 1024 + 1))[0] == 413
 
 
 # --- the role's validate step -------------------------------------------------------------------------
@@ -524,7 +972,7 @@ def test_validate_rejects_cross_field_errors(tmp_path):
                 {"name": "app", "path": "/app", "backends": ["10.0.0.11"]},
                 {"name": "Other_App", "path": "/app/", "backends": []},
             ],
-            "nginx_proxy_websocket_timeout": 30,
+            "nginx_proxy_tls_certificate": "/nonexistent/cert.pem",
         },
     )
     assert result.returncode != 0
@@ -537,19 +985,58 @@ def test_validate_rejects_cross_field_errors(tmp_path):
         "nginx_proxy_apps[2].name",
         "nginx_proxy_apps[2].path",
         "nginx_proxy_apps[2].backends",
-        "nginx_proxy_websocket_timeout",
+        "nginx_proxy_tls_certificate_key",
+        "nginx_proxy_tls_certificate",
     ]
     by_field = dict(zip(fields, problems))
     assert "already used by nginx_proxy_apps[0]" in by_field["nginx_proxy_apps[1].name"]
     assert "use e.g. '/app/'" in by_field["nginx_proxy_apps[1].path"]
     assert "already used by nginx_proxy_apps[0]" in by_field["nginx_proxy_apps[2].path"]
+    assert "but nginx_proxy_tls_certificate is: set both" in by_field["nginx_proxy_tls_certificate_key"]
+    assert "/nonexistent/cert.pem is not a file on the controller" in by_field["nginx_proxy_tls_certificate"]
 
 
-def test_validate_accepts_every_good_shape(tmp_path, fake_master):
+def test_validate_accepts_every_good_shape(tmp_path, fake_master, certificate):
     host = {**fake_master(20000), **_main_config(tmp_path)}
     for shape in GOOD:
-        result = _run_validate(tmp_path, {**SHAPES[shape]["vars"], **host})
+        values = {**SHAPES[shape]["vars"], **host}
+        if _tls(shape):
+            # Files that exist, on the controller or (remote_src) the master; both are this machine.
+            values.update(nginx_proxy_tls_certificate=str(certificate[0]), nginx_proxy_tls_certificate_key=str(certificate[1]))
+        result = _run_validate(tmp_path, values)
         assert result.returncode == 0, result.stdout
+
+
+def test_validate_checks_the_new_app_fields(tmp_path):
+    """The rules live in the collection's apps filter (proxy_apps_errors); the
+    role's validate step reports them with the rest."""
+    app = {**APP["nginx_proxy_apps"][0], "ping_interval": 0, "max_upload_mb": 40, "origins": ["https://apps.example.test/x"]}
+    problems = _problems(_run_validate(tmp_path, {"nginx_proxy_apps": [app]}))
+    assert [line.split(" ", 2)[1].rstrip(":") for line in problems] == ["nginx_proxy_apps[0].ping_interval", "nginx_proxy_apps[0].origins[0]"]
+
+
+def test_validate_checks_the_tls_settings(tmp_path, fake_master, certificate):
+    cert, key = map(str, certificate)
+    values = {**APP, **fake_master(20000), **_main_config(tmp_path)}
+    tls = {**values, "nginx_proxy_tls_certificate": cert, "nginx_proxy_tls_certificate_key": key}
+    assert _run_validate(tmp_path, tls).returncode == 0
+    assert _run_validate(tmp_path, {**tls, "nginx_proxy_tls_remote_src": True}).returncode == 0
+    (problem,) = _problems(_run_validate(tmp_path, {**values, "nginx_proxy_tls_certificate_key": key}))
+    assert problem == (
+        "- nginx_proxy_tls_certificate is not set, but nginx_proxy_tls_certificate_key is: set both (PEM certificate "
+        "and its key) for HTTPS, or neither for plain HTTP"
+    )
+    missing = str(tmp_path / "missing.key")
+    (problem,) = _problems(_run_validate(tmp_path, {**tls, "nginx_proxy_tls_certificate_key": missing}))
+    assert problem.startswith(f"- nginx_proxy_tls_certificate_key {missing} is not a file on the controller")
+    (problem,) = _problems(_run_validate(tmp_path, {**tls, "nginx_proxy_tls_certificate_key": missing, "nginx_proxy_tls_remote_src": True}))
+    assert problem.startswith(f"- nginx_proxy_tls_certificate_key {missing} is not a file on localhost (nginx_proxy_tls_remote_src is true)")
+    problems = _problems(_run_validate(tmp_path, {**tls, "nginx_proxy_https_port": 80, "nginx_proxy_hsts_max_age": -1}))
+    assert [line.split(" ", 2)[1] for line in problems] == ["nginx_proxy_https_port", "nginx_proxy_hsts_max_age"]
+    assert "equals nginx_proxy_listen_port" in problems[0]
+    # One port is fine without TLS (the HTTPS port is then unused) and in drop-in mode.
+    assert _run_validate(tmp_path, {**values, "nginx_proxy_https_port": 80}).returncode == 0
+    assert _run_validate(tmp_path, {**tls, "nginx_proxy_https_port": 80, "nginx_proxy_server": False}).returncode == 0
 
 
 def _problems(result: subprocess.CompletedProcess) -> list[str]:
@@ -659,7 +1146,14 @@ def test_app_options_and_internal_names():
         "name": ("str", True),
         "path": ("str", True),
         "backends": ("list", True),
+        "max_upload_mb": ("int", False),
+        "ping_interval": ("int", False),
+        "sticky": ("str", False),
+        "origins": ("list", False),
     }
+    assert apps["options"]["sticky"]["choices"] == ["cookie", "ip_hash", "none"]
+    # The role fills in what an item leaves out, with these values.
+    assert APP_DEFAULTS == {"max_upload_mb": 200, "ping_interval": 30, "sticky": "cookie", "origins": []}
     assert all(name.startswith("__nginx_proxy_") for name in ROLE_VARS)
 
 

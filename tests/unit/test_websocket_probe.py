@@ -36,7 +36,7 @@ class Server:
         self.thread.start()
 
     def _serve(self):
-        for _ in range(4):
+        for _ in range(16):
             try:
                 conn, _ = self.sock.accept()
             except OSError:
@@ -51,6 +51,9 @@ class Server:
                             break
                         data += chunk
                     head = data.decode()
+                    if not head:
+                        # A client that only looked at the certificate.
+                        continue
                     self.heads.append(head)
                     peer.sendall(_answer(self.behaviour, head))
                 except (OSError, ssl.SSLError):
@@ -69,9 +72,9 @@ def server(request):
 
 @pytest.mark.parametrize("server", ["upgrade"], indirect=True)
 def test_real_upgrade_passes_and_sends_origin(server):
-    status, headers, upgraded = probe(f"http://apps.example.com:{server.port}/app/_stcore/stream",
-                                      connect_address="127.0.0.1", origin="https://apps.example.com")
-    assert (status, upgraded) == (101, True)
+    status, headers, upgraded, self_signed = probe(f"http://apps.example.com:{server.port}/app/_stcore/stream",
+                                                   connect_address="127.0.0.1", origin="https://apps.example.com")
+    assert (status, upgraded, self_signed) == (101, True, False)
     assert headers["upgrade"] == "websocket"
     head = server.heads[0]
     assert head.startswith("GET /app/_stcore/stream HTTP/1.1\r\n")
@@ -82,14 +85,14 @@ def test_real_upgrade_passes_and_sends_origin(server):
 
 @pytest.mark.parametrize("server", ["wrong-accept"], indirect=True)
 def test_101_with_a_wrong_accept_is_not_an_upgrade(server):
-    status, _, upgraded = probe(f"http://127.0.0.1:{server.port}/app/_stcore/stream")
+    status, _, upgraded, _ = probe(f"http://127.0.0.1:{server.port}/app/_stcore/stream")
     assert (status, upgraded) == (101, False)
 
 
 @pytest.mark.parametrize("server", ["plain"], indirect=True)
 def test_a_plain_answer_is_reported_as_is(server):
     # What Streamlit's stream path answers through a proxy that drops Upgrade.
-    status, _, upgraded = probe(f"http://127.0.0.1:{server.port}/app/_stcore/stream")
+    status, _, upgraded, _ = probe(f"http://127.0.0.1:{server.port}/app/_stcore/stream")
     assert (status, upgraded) == (200, False)
 
 
@@ -121,8 +124,49 @@ def test_tls_self_signed_needs_trust(self_signed):
     url = f"wss://apps.example.com:{srv.port}/app/_stcore/stream"
     with pytest.raises(ssl.SSLCertVerificationError):
         probe(url, connect_address="127.0.0.1")
-    assert probe(url, connect_address="127.0.0.1", ca_path=str(cert))[2] is True
-    assert probe(url, connect_address="127.0.0.1", validate_certs=False)[2] is True
+    assert probe(url, connect_address="127.0.0.1", ca_path=str(cert))[2:] == (True, False)
+    assert probe(url, connect_address="127.0.0.1", validate_certs=False)[2:] == (True, False)
+
+
+def test_tls_self_signed_is_pinned_and_reported(self_signed):
+    srv, _ = self_signed
+    url = f"wss://apps.example.com:{srv.port}/app/_stcore/stream"
+    status, _, upgraded, self_signed_seen = probe(url, connect_address="127.0.0.1", allow_self_signed=True)
+    assert (status, upgraded, self_signed_seen) == (101, True, True)
+    # The TLS server name is the URL's host, not the address connected to.
+    assert srv.heads[-1].startswith("GET /app/_stcore/stream HTTP/1.1\r\n")
+    assert f"Host: apps.example.com:{srv.port}\r\n" in srv.heads[-1]
+    # Pinning still checks the name: the same certificate for another name fails.
+    with pytest.raises(ssl.SSLCertVerificationError, match="other.example.com"):
+        probe(f"wss://other.example.com:{srv.port}/app/_stcore/stream", connect_address="127.0.0.1", allow_self_signed=True)
+
+
+@pytest.fixture(scope="module")
+def private_ca(tmp_path_factory):
+    """A server whose certificate a private CA signed: not self-signed."""
+    tmp = tmp_path_factory.mktemp("ca")
+    run = lambda *args: subprocess.run(args, check=True, capture_output=True, timeout=60)  # noqa: E731
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Test CA",
+        "-keyout", str(tmp / "ca.key"), "-out", str(tmp / "ca.pem"))
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=apps.example.com",
+        "-keyout", str(tmp / "key.pem"), "-out", str(tmp / "req.csr"))
+    (tmp / "ext").write_text("subjectAltName=DNS:apps.example.com\n")
+    run("openssl", "x509", "-req", "-in", str(tmp / "req.csr"), "-CA", str(tmp / "ca.pem"), "-CAkey", str(tmp / "ca.key"),
+        "-CAcreateserial", "-days", "2", "-extfile", str(tmp / "ext"), "-out", str(tmp / "cert.pem"))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
+    srv = Server("upgrade", context)
+    yield srv, tmp / "ca.pem"
+    srv.close()
+
+
+def test_tls_unknown_ca_is_not_taken_for_self_signed(private_ca):
+    srv, ca = private_ca
+    url = f"wss://apps.example.com:{srv.port}/app/_stcore/stream"
+    with pytest.raises(ssl.SSLCertVerificationError) as raised:
+        probe(url, connect_address="127.0.0.1", allow_self_signed=True)
+    assert raised.value.verify_code != 18
+    assert probe(url, connect_address="127.0.0.1", ca_path=str(ca), allow_self_signed=True)[2:] == (True, False)
 
 
 def test_documentation_matches_the_argument_spec():

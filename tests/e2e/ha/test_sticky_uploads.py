@@ -1,0 +1,93 @@
+"""Uploads through the master with a plain client that keeps cookies like a
+browser: page, health, WebSocket, script run, then the PUT to
+<path>_stcore/upload_file/<session id>/<file id> with the XSRF token.
+
+Every request is a routing decision of its own, so with two children only
+sticky routing lands the PUT on the process that holds the session. A browser
+check alone is weak here: the control redeploys the app with `sticky: none`
+(round-robin) and most uploads must then answer 400 Invalid session_id.
+This module runs last: its control redeploys and restores the apps.
+"""
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from stclient import fresh_session
+
+ROOT = Path(__file__).resolve().parents[3]
+SESSIONS = 12
+SMALL = 64 * 1024
+MIB = 1024 * 1024
+
+
+def count_uploads(url, cafile, sessions=SESSIONS, size=SMALL):
+    results = [fresh_session(url, cafile=cafile, upload_size=size) for _ in range(sessions)]
+    return Counter(r.upload for r in results), results
+
+
+def site(inventory, apps=None):
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "site.yml", "-i", inventory]
+    if apps is not None:
+        cmd += ["-e", json.dumps({"streamlit_apps": apps})]
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env, check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_every_upload_of_a_dozen_fresh_sessions_answers_204(app_url, cafile):
+    counts, results = count_uploads(app_url, cafile)
+    assert counts == Counter({204: SESSIONS}), f"{counts}: " + "; ".join(map(str, results))
+
+
+def test_upload_just_below_the_apps_limit_passes_the_proxy(app_url, cafile, apps):
+    """max_upload_mb sets both limits, so Nginx never refuses what the app takes.
+    Streamlit compares the whole request's Content-Length with its limit, so the
+    largest file it takes is the limit less the multipart framing (a few hundred
+    bytes); one byte over the limit is refused."""
+    limit = next(a for a in apps if a["name"] == "main")["max_upload_mb"] * MIB
+    below = fresh_session(app_url, cafile=cafile, upload_size=limit - 4096)
+    assert below.upload == 204, below
+    over = fresh_session(app_url, cafile=cafile, upload_size=limit + 1)
+    assert over.upload == 413, over
+
+
+def test_control_40_mb_over_a_30_mb_app_is_refused(strict_url, cafile, apps):
+    limit = next(a for a in apps if a["name"] == "strict")["max_upload_mb"]
+    assert limit < 40
+    seen = fresh_session(strict_url, cafile=cafile, upload_size=40 * MIB)
+    assert seen.session_id and seen.upload == 413, seen
+
+
+@pytest.fixture
+def round_robin(inventory, apps):
+    """The main app redeployed with sticky: none, and the inventory's apps restored after."""
+    changed = copy.deepcopy(apps)
+    next(a for a in changed if a["name"] == "main")["sticky"] = "none"
+    rc, out = site(inventory, changed)
+    assert rc == 0, out[-3000:]
+    try:
+        yield
+    finally:
+        rc, out = site(inventory)
+        assert rc == 0, f"restoring the apps failed: {out[-3000:]}"
+
+
+def test_control_round_robin_loses_most_uploads(round_robin, app_url, cafile):
+    counts, results = count_uploads(app_url, cafile)
+    print(f"round-robin upload answers over {SESSIONS} sessions: {dict(counts)}")
+    assert counts != Counter({204: SESSIONS}), "the upload count cannot tell round-robin from sticky"
+    assert counts[400] > SESSIONS // 2, f"{counts}: " + "; ".join(map(str, results))
+    assert all(re.search("Invalid session_id", r.upload_body) for r in results if r.upload == 400)
+
+
+def test_sticky_again_after_the_control(app_url, cafile):
+    counts, results = count_uploads(app_url, cafile, sessions=4)
+    assert counts == Counter({204: 4}), f"{counts}: " + "; ".join(map(str, results))
