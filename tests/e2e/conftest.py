@@ -10,6 +10,8 @@ import pytest
 # this works under any --import-mode.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from settings import scenario_env  # noqa: E402  (found through the path above)
+
 
 def _url(name: str) -> str | None:
     value = os.environ.get(name, "").strip()
@@ -41,3 +43,18 @@ def artifacts(tmp_path_factory) -> Path:
     path = Path(configured) if configured else tmp_path_factory.mktemp("e2e-artifacts")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def master() -> str:
+    return scenario_env("STREAMLIT_OPS_MASTER", "the master's container name")
+
+
+@pytest.fixture(scope="session")
+def children() -> list[str]:
+    return scenario_env("STREAMLIT_OPS_CHILDREN", "the children's container names").split()
+
+
+@pytest.fixture(scope="session")
+def inventory() -> str:
+    return scenario_env("STREAMLIT_OPS_INVENTORY", "the Molecule inventory")

@@ -17,19 +17,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from settings import scenario_env  # noqa: E402  (tests/e2e is on the path, see ../conftest.py)
+
 ROOT = Path(__file__).resolve().parents[3]
 
-
-def _env(name: str, why: str) -> str:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        pytest.skip(f"{name} is not set: {why} (Molecule's verify for scenario ha sets it)")
-    return value
 
 
 @pytest.fixture(scope="session")
 def master_address() -> str:
-    return _env("STREAMLIT_OPS_MASTER_ADDRESS", "the master's address, where the server name resolves to")
+    return scenario_env("STREAMLIT_OPS_MASTER_ADDRESS", "the master's address, where the server name resolves to")
 
 
 @pytest.fixture(scope="session")
@@ -60,32 +56,20 @@ def resolve_server_name(request):
 
 @pytest.fixture(scope="session")
 def strict_url() -> str:
-    return _env("STREAMLIT_OPS_STRICT_URL", "the app with origin_policy strict").rstrip("/") + "/"
+    return scenario_env("STREAMLIT_OPS_STRICT_URL", "the app with origin_policy strict").rstrip("/") + "/"
 
 
 @pytest.fixture(scope="session")
 def cafile() -> str:
-    return _env("STREAMLIT_OPS_CA", "the master's self-signed certificate, trusted as its own CA")
+    return scenario_env("STREAMLIT_OPS_CA", "the master's self-signed certificate, trusted as its own CA")
 
 
-@pytest.fixture(scope="session")
-def master() -> str:
-    return _env("STREAMLIT_OPS_MASTER", "the master's container name")
-
-
-@pytest.fixture(scope="session")
-def children() -> list[str]:
-    return _env("STREAMLIT_OPS_CHILDREN", "the children's container names").split()
 
 
 @pytest.fixture(scope="session")
 def child_addresses() -> list[str]:
-    return _env("STREAMLIT_OPS_CHILD_ADDRESSES", "the children's addresses").split()
+    return scenario_env("STREAMLIT_OPS_CHILD_ADDRESSES", "the children's addresses").split()
 
-
-@pytest.fixture(scope="session")
-def inventory() -> str:
-    return _env("STREAMLIT_OPS_INVENTORY", "the Molecule inventory, for reruns of site.yml")
 
 
 @pytest.fixture(scope="session")
