@@ -284,7 +284,7 @@ def _field_errors(app: dict, at: str, site) -> list[str]:
             for name, value in options.items():
                 problem = option_problem(name, value)
                 if problem:
-                    errors.append(f"{at}.options: {problem}.")
+                    errors.append(f"{at}.options: {problem}" + ("" if problem.endswith("?") else "."))
 
     secrets_file = app.get("secrets_file")
     if secrets_file is not None and (not isinstance(secrets_file, str) or not os.path.isfile(secrets_file)):
