@@ -5,7 +5,8 @@
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
-export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Prepended once: ansible-lint warns when the venv's bin is on PATH twice.
+export PATH := $(CURDIR)/$(BIN):$(subst $(CURDIR)/$(BIN):,,$(PATH))
 
 $(BIN)/ansible-playbook: requirements.txt
 	python3 -m venv $(VENV)

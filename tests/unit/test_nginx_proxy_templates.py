@@ -481,16 +481,9 @@ def test_main_config_carries_the_ownership_marker(rendered):
 
 
 @pytest.fixture(scope="session")
-def certificate(tmp_path_factory) -> tuple[Path, Path]:
+def certificate(make_self_signed) -> tuple[Path, Path]:
     """A self-signed certificate and key for apps.example.test (and 127.0.0.1)."""
-    tmp = tmp_path_factory.mktemp("tls")
-    cert, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=apps.example.test",
-         "-addext", "subjectAltName=DNS:apps.example.test,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )
-    return cert, key
+    return make_self_signed("apps.example.test", ("127.0.0.1",))
 
 
 def _local_nginx_version() -> tuple[int, ...]:

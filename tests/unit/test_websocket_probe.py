@@ -104,14 +104,8 @@ def test_no_listener_raises_connection_error():
 
 
 @pytest.fixture(scope="module")
-def self_signed(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("tls")
-    cert, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=apps.example.com",
-         "-addext", "subjectAltName=DNS:apps.example.com", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )
+def self_signed(make_self_signed):
+    cert, key = make_self_signed("apps.example.com")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     srv = Server("upgrade", context)

@@ -22,7 +22,6 @@ from settings import scenario_env  # noqa: E402  (tests/e2e is on the path, see 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-
 @pytest.fixture(scope="session")
 def master_address() -> str:
     return scenario_env("STREAMLIT_OPS_MASTER_ADDRESS", "the master's address, where the server name resolves to")
@@ -64,12 +63,9 @@ def cafile() -> str:
     return scenario_env("STREAMLIT_OPS_CA", "the master's self-signed certificate, trusted as its own CA")
 
 
-
-
 @pytest.fixture(scope="session")
 def child_addresses() -> list[str]:
     return scenario_env("STREAMLIT_OPS_CHILD_ADDRESSES", "the children's addresses").split()
-
 
 
 @pytest.fixture(scope="session")
