@@ -1,0 +1,223 @@
+#!/usr/bin/python
+# Copyright: streamlit_ops maintainers
+# Apache License 2.0 (see LICENSE)
+"""Read in one call what the collection's roles need to know about a Debian host."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: host_info
+short_description: Read packages, files and Nginx facts of a Debian host in one call
+description:
+  - Reads, and never changes, what the collection's roles decide on before they change a host, so that a
+    run that has nothing to do costs one round trip per host instead of one per question.
+  - Packages come from dpkg's database (C(dpkg-query)), so no C(python3-apt) is needed.
+  - Works on hosts as minimal as a Debian minbase with C(python3) and nothing else.
+version_added: 1.0.0
+author: streamlit_ops maintainers
+options:
+  packages:
+    description: Debian package names whose installed state to report.
+    type: list
+    elements: str
+    default: []
+  paths:
+    description:
+      - Paths to look at. For each, whether it exists and what it is; for a regular file also its SHA-1
+        (as M(ansible.builtin.stat) and M(ansible.builtin.template) compute it) and its MD5 (as dpkg records conffiles).
+    type: list
+    elements: path
+    default: []
+  nginx:
+    description: Also read the Nginx facts (see RV(nginx)).
+    type: bool
+    default: false
+  nginx_marker:
+    description: A text whose presence in C(/etc/nginx/nginx.conf) RV(nginx.main_config_marker) reports.
+    type: str
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Read what the role needs to know
+  streamlit_ops.deploy.host_info:
+    packages: [nginx, python3-apt]
+    paths: [/etc/nginx/sites-enabled/default]
+    nginx: true
+  register: host
+"""
+
+RETURN = r"""
+packages:
+  description: Each package of O(packages) with V(true) when dpkg has it installed.
+  returned: always
+  type: dict
+apt_lists:
+  description: Whether apt has any package lists; V(false) on images built with their lists removed.
+  returned: always
+  type: bool
+paths:
+  description: Each path of O(paths) with C(exists), C(isreg), C(isdir), C(islnk), C(lnk_target), C(checksum) and C(md5).
+  returned: always
+  type: dict
+nginx:
+  description:
+    - With O(nginx), C(binary) (whether C(/usr/sbin/nginx) exists), C(version), C(running) and C(pid) of the master
+      from C(/run/nginx.pid), C(nofile_soft) and C(nofile_hard) (the open-file limits of that master, or of PID 1
+      when it is not running, which the service manager passes on), C(nofile_source), C(cpus) (CPUs this host
+      lets processes use, what C(worker_processes auto) starts), C(codename) (the Debian release),
+      C(stock_md5) (the MD5 dpkg records for Debian's C(nginx.conf)), C(main_config_md5) and C(main_config_marker).
+  returned: when O(nginx) is true
+  type: dict
+"""
+
+import glob
+import hashlib
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+APT_LISTS = "/var/lib/apt/lists"
+NGINX_BINARY = "/usr/sbin/nginx"
+NGINX_PID_FILE = "/run/nginx.pid"
+NGINX_MAIN_CONFIG = "/etc/nginx/nginx.conf"
+NGINX_CONFFILE_PACKAGE = "nginx-common"
+OS_RELEASE = "/etc/os-release"
+# Reading a whole file only makes sense for configuration-sized ones.
+MAX_HASHED_BYTES = 16 * 1024 * 1024
+
+ARGUMENT_SPEC = {
+    "packages": {"type": "list", "elements": "str", "default": []},
+    "paths": {"type": "list", "elements": "path", "default": []},
+    "nginx": {"type": "bool", "default": False},
+    "nginx_marker": {"type": "str"},
+}
+
+
+def installed_packages(module, names):
+    """Which of names dpkg has installed: dpkg-query prints those it knows."""
+    if not names:
+        return {}
+    rc, out, err = module.run_command(["dpkg-query", "--show", "--showformat=${Package} ${db:Status-Abbrev}\n", *names])
+    # rc 1 only says that some names are unknown to dpkg, which means "not installed".
+    if rc not in (0, 1):
+        module.fail_json(msg=f"dpkg-query failed: {err.strip()}")
+    installed = {line.split()[0] for line in out.splitlines() if len(line.split()) > 1 and line.split()[1].startswith("ii")}
+    return {name: name in installed for name in names}
+
+
+def apt_lists_present():
+    return bool(glob.glob(os.path.join(APT_LISTS, "*_Packages*")))
+
+
+def digests(path):
+    sha1, md5 = hashlib.sha1(), hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(65536), b""):
+            sha1.update(block)
+            md5.update(block)
+    return sha1.hexdigest(), md5.hexdigest()
+
+
+def path_info(path):
+    info = {"exists": os.path.lexists(path), "isreg": False, "isdir": False, "islnk": os.path.islink(path), "lnk_target": None,
+            "checksum": None, "md5": None}
+    if info["islnk"]:
+        info["lnk_target"] = os.readlink(path)
+    if info["exists"] and os.path.exists(path):
+        info["isreg"] = os.path.isfile(path)
+        info["isdir"] = os.path.isdir(path)
+        if info["isreg"] and os.path.getsize(path) <= MAX_HASHED_BYTES and os.access(path, os.R_OK):
+            info["checksum"], info["md5"] = digests(path)
+    return info
+
+
+def read(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def open_file_limits(pid):
+    text = read(f"/proc/{pid}/limits") or ""
+    match = re.search(r"^Max open files\s+(\S+)\s+(\S+)", text, re.M)
+    if not match:
+        return None
+    # An unlimited limit is still capped by the kernel's nr_open.
+    nr_open = int((read("/proc/sys/fs/nr_open") or "1048576").strip())
+    return tuple(nr_open if value == "unlimited" else int(value) for value in match.groups())
+
+
+def nginx_master_pid():
+    """The pid in Nginx's pid file when that process is an nginx, else None."""
+    text = (read(NGINX_PID_FILE) or "").strip()
+    if not text.isdigit():
+        return None
+    comm = (read(f"/proc/{text}/comm") or "").strip()
+    return int(text) if comm == "nginx" else None
+
+
+def stock_md5(module):
+    """The MD5 dpkg records for Debian's nginx.conf, '' when nginx-common is not installed."""
+    rc, out, _ = module.run_command(["dpkg-query", "--show", "--showformat=${Conffiles}", NGINX_CONFFILE_PACKAGE])
+    if rc != 0:
+        return ""
+    match = re.search(r"^\s*" + re.escape(NGINX_MAIN_CONFIG) + r"\s+([0-9a-f]{32})\b", out, re.M)
+    return match.group(1) if match else ""
+
+
+def nginx_version(module):
+    if not os.path.exists(NGINX_BINARY):
+        return ""
+    _, out, err = module.run_command([NGINX_BINARY, "-v"])
+    match = re.search(r"nginx/([0-9.]+)", err + out)
+    return match.group(1) if match else ""
+
+
+def nginx_facts(module, marker):
+    pid = nginx_master_pid()
+    limits = open_file_limits(pid) if pid else None
+    source = f"the Nginx master (pid {pid})"
+    if limits is None:
+        limits, source = open_file_limits(1) or (1024, 1024), "PID 1 (Nginx is not running)"
+    codename = re.search(r'^VERSION_CODENAME="?([a-z]+)', read(OS_RELEASE) or "", re.M)
+    main_config = read(NGINX_MAIN_CONFIG)
+    return {
+        "binary": os.path.exists(NGINX_BINARY),
+        "version": nginx_version(module),
+        "running": pid is not None,
+        "pid": pid,
+        "nofile_soft": limits[0],
+        "nofile_hard": limits[1],
+        "nofile_source": source,
+        "cpus": len(os.sched_getaffinity(0)),
+        "codename": codename.group(1) if codename else "unknown",
+        "stock_md5": stock_md5(module),
+        "main_config_md5": path_info(NGINX_MAIN_CONFIG)["md5"] or "",
+        "main_config_marker": bool(marker) and main_config is not None and marker in main_config,
+    }
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    result = {
+        "changed": False,
+        "packages": installed_packages(module, params["packages"]),
+        "apt_lists": apt_lists_present(),
+        "paths": {path: path_info(path) for path in params["paths"]},
+    }
+    if params["nginx"]:
+        result["nginx"] = nginx_facts(module, params["nginx_marker"])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
