@@ -1,20 +1,38 @@
 # The two commands a fresh machine needs (README.md):
 #   make demo   deploy a local master and child with site.yml, print the URL
-#   make test   lint, unit tests, the Molecule scenarios and the bench smoke
+#   make test   lint, unit tests, the Molecule scenarios and the bench smoke on
+#               the oldest supported versions (.venv, requirements.txt), then
+#               the unit tests and the default scenario on the newest
+#               (.cache/venv-newest, requirements-newest.txt, Python 3.12)
 #   make bench  the benchmark (bench/README.md); results in bench/results/latest.json
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
+# The newest end lives under .cache/, which git, the linters and the
+# collection build already leave out.
+NEWEST := .cache/venv-newest
+NEWEST_BIN := $(NEWEST)/bin
+PYTHON_NEWEST ?= $(HOME)/.pyenv/versions/3.12.1/bin/python
 # Prepended once: ansible-lint warns when the venv's bin is on PATH twice.
-export PATH := $(CURDIR)/$(BIN):$(subst $(CURDIR)/$(BIN):,,$(PATH))
+BASE_PATH := $(subst $(CURDIR)/$(BIN):,,$(PATH))
+export PATH := $(CURDIR)/$(BIN):$(BASE_PATH)
+# The newest targets run with only the newest venv on PATH: the lint test,
+# molecule and the verify step's pytest all come from it.
+NEWEST_PATH := $(CURDIR)/$(NEWEST_BIN):$(BASE_PATH)
 
 $(BIN)/ansible-playbook: requirements.txt
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 
-.PHONY: host venv demo demo-down test lint unit molecule bench bench-smoke
+$(NEWEST_BIN)/ansible-playbook: requirements-newest.txt
+	$(PYTHON_NEWEST) -m venv $(NEWEST)
+	$(NEWEST_BIN)/pip install -q -r requirements-newest.txt
+	touch $@
+
+.PHONY: host venv venv-newest demo demo-down test lint unit molecule unit-newest molecule-newest bench bench-smoke
 venv: $(BIN)/ansible-playbook
+venv-newest: $(NEWEST_BIN)/ansible-playbook
 
 # Debian packages and a running Docker engine.
 host:
@@ -38,6 +56,13 @@ unit: host venv
 molecule: host venv
 	pytest -q -s tests/integration
 
+# The newest versions: every unit test, and one scenario (CI's time budget).
+unit-newest: host venv-newest
+	PATH=$(NEWEST_PATH) $(NEWEST_BIN)/pytest -q tests/unit
+
+molecule-newest: host venv-newest
+	PATH=$(NEWEST_PATH) STREAMLIT_OPS_SCENARIOS=default $(NEWEST_BIN)/pytest -q -s tests/integration
+
 # The benchmark on its own hosts (molecule/bench), destroyed at the end.
 bench: host venv
 	bench/run
@@ -46,4 +71,4 @@ bench: host venv
 bench-smoke: host venv
 	bench/run --smoke --out bench/results/smoke.json
 
-test: lint unit molecule bench-smoke
+test: lint unit molecule bench-smoke unit-newest molecule-newest
