@@ -5,13 +5,17 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: docker_archive_id
 short_description: Image ID of a tag inside a C(docker save) archive on the controller
+version_added: "1.0.0"
+author: streamlit_ops maintainers (!UNKNOWN)
 description:
   - Reads C(manifest.json) and the config blob of a C(docker save) tarball and returns the image ID
     (C(sha256:...)) that Docker will report after loading it.
   - Lets a role decide whether a host already holds the archived image without copying the archive.
 options:
   _terms:
-    description: Path of the archive on the controller.
+    description: Paths of C(docker save) archives on the controller.
+    type: list
+    elements: path
     required: true
   image:
     description: Image reference whose ID to return; it must be one of the archive's tags.

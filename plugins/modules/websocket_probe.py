@@ -15,8 +15,9 @@ description:
     proxy that answers 101 without passing the upgrade on is caught.
   - "M(ansible.builtin.uri) cannot do this, because Python's urllib always sends C(Connection: close)."
   - Reads only; never changes anything.
-version_added: 0.2.0
-author: streamlit_ops maintainers
+version_added: "1.0.0"
+# No public GitHub handle to name: (!UNKNOWN) is the form validate-modules accepts for that.
+author: streamlit_ops maintainers (!UNKNOWN)
 options:
   url:
     description:
@@ -49,7 +50,7 @@ options:
       - Accept a self-signed server certificate, and only that, as the one exception to O(validate_certs).
       - When verification fails only because the server's certificate is self-signed (it is its own issuer), the
         handshake is repeated trusting exactly that certificate, so its name and validity dates are still checked.
-        R(self_signed) then says so. A certificate from an unknown CA, a wrong name or an expired certificate still
+        RV(self_signed) then says so. A certificate from an unknown CA, a wrong name or an expired certificate still
         fails.
     type: bool
     default: false
@@ -59,8 +60,10 @@ options:
     default: 10
 attributes:
   check_mode:
+    description: Can run in check mode; the handshake is made then too, since it changes nothing.
     support: full
   diff_mode:
+    description: Returns no diff; there is nothing to change.
     support: none
 """
 

@@ -36,9 +36,9 @@ class Server:
         self.thread.start()
 
     def _serve(self):
-        for _ in range(16):
+        for _attempt in range(16):
             try:
-                conn, _ = self.sock.accept()
+                conn, _peer = self.sock.accept()
             except OSError:
                 return
             with conn:
@@ -85,14 +85,14 @@ def test_real_upgrade_passes_and_sends_origin(server):
 
 @pytest.mark.parametrize("server", ["wrong-accept"], indirect=True)
 def test_101_with_a_wrong_accept_is_not_an_upgrade(server):
-    status, _, upgraded, _ = probe(f"http://127.0.0.1:{server.port}/app/_stcore/stream")
+    status, _headers, upgraded, _self_signed = probe(f"http://127.0.0.1:{server.port}/app/_stcore/stream")
     assert (status, upgraded) == (101, False)
 
 
 @pytest.mark.parametrize("server", ["plain"], indirect=True)
 def test_a_plain_answer_is_reported_as_is(server):
     # What Streamlit's stream path answers through a proxy that drops Upgrade.
-    status, _, upgraded, _ = probe(f"http://127.0.0.1:{server.port}/app/_stcore/stream")
+    status, _headers, upgraded, _self_signed = probe(f"http://127.0.0.1:{server.port}/app/_stcore/stream")
     assert (status, upgraded) == (200, False)
 
 
@@ -123,9 +123,9 @@ def test_tls_self_signed_needs_trust(self_signed):
 
 
 def test_tls_self_signed_is_pinned_and_reported(self_signed):
-    srv, _ = self_signed
+    srv, _cert = self_signed
     url = f"wss://apps.example.com:{srv.port}/app/_stcore/stream"
-    status, _, upgraded, self_signed_seen = probe(url, connect_address="127.0.0.1", allow_self_signed=True)
+    status, _headers, upgraded, self_signed_seen = probe(url, connect_address="127.0.0.1", allow_self_signed=True)
     assert (status, upgraded, self_signed_seen) == (101, True, True)
     # The TLS server name is the URL's host, not the address connected to.
     assert srv.heads[-1].startswith("GET /app/_stcore/stream HTTP/1.1\r\n")
@@ -139,7 +139,10 @@ def test_tls_self_signed_is_pinned_and_reported(self_signed):
 def private_ca(tmp_path_factory):
     """A server whose certificate a private CA signed: not self-signed."""
     tmp = tmp_path_factory.mktemp("ca")
-    run = lambda *args: subprocess.run(args, check=True, capture_output=True, timeout=60)  # noqa: E731
+
+    def run(*args):
+        subprocess.run(args, check=True, capture_output=True, timeout=60)
+
     run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Test CA",
         "-keyout", str(tmp / "ca.key"), "-out", str(tmp / "ca.pem"))
     run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=apps.example.com",
