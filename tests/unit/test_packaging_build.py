@@ -88,4 +88,3 @@ def test_the_dependency_range_admits_what_ci_tests(version):
     # community.docker 4.8.x with ansible 12 (oldest), 5.x with ansible 14 (newest).
     assert version in SpecifierSet(GALAXY["dependencies"]["community.docker"])
     assert "6.0.0" not in SpecifierSet(GALAXY["dependencies"]["community.docker"])
-
