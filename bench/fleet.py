@@ -31,9 +31,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = "bench"
 BIN = Path(sys.executable).parent
-RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)"
+                   r"\s+skipped=(\d+)", re.M)
+TASK_BANNER = re.compile(r"^TASK \[", re.M)
 PROFILE_LINE = re.compile(r"^(.+?) -+ (\d+\.\d+)s$", re.M)
 APP_TEXT = "Hello from Streamlit ops"
+
+# The site playbook's inventory variables the bench sets, in this one place.
+# 1.0.0 renames streamlit_apps to streamlit_ops_apps (issue 10); the bench
+# sets no other site variable (each child's address is found by the playbook).
+APPS_VAR = "streamlit_apps"
 
 
 def from_scenario(workdir: Path) -> dict:
@@ -46,7 +53,7 @@ def from_scenario(workdir: Path) -> dict:
     platforms = scenario["platforms"]
     master = next(p for p in platforms if "streamlit_master" in p["groups"])
     children = [p for p in platforms if "streamlit_children" in p["groups"]]
-    app = scenario["provisioner"]["inventory"]["group_vars"]["all"]["streamlit_apps"][0]
+    app = scenario["provisioner"]["inventory"]["group_vars"]["all"][APPS_VAR][0]
     return {
         "master": {"name": master["name"], "ip": master["ipv4_address"], "port": 80},
         "children": [{"name": c["name"], "ip": c["ipv4_address"]} for c in children],
@@ -83,7 +90,7 @@ def workdir(fleet: dict) -> Path:
 
 
 def app_entry(fleet: dict, env: dict | None = None) -> dict:
-    """The streamlit_apps entry of the bench app."""
+    """The bench app's entry in the site playbook's list of apps (APPS_VAR)."""
     app = fleet["app"]
     return {
         "name": app["name"],
@@ -96,8 +103,8 @@ def app_entry(fleet: dict, env: dict | None = None) -> dict:
 
 
 def write_inventory(fleet: dict, children: list[dict], name: str, env: dict | None = None) -> Path:
-    """An inventory like a user's: master, children, streamlit_apps; no addresses,
-    so site.yml finds each child's default address itself."""
+    """An inventory like a user's: master, children, the apps (APPS_VAR); no
+    addresses, so site.yml finds each child's default address itself."""
     import yaml
 
     inventory = {
@@ -105,7 +112,7 @@ def write_inventory(fleet: dict, children: list[dict], name: str, env: dict | No
         "streamlit_children": {"hosts": {c["name"]: None for c in children}},
         "all": {"vars": {
             "ansible_connection": "community.docker.docker",
-            "streamlit_apps": [app_entry(fleet, env)],
+            APPS_VAR: [app_entry(fleet, env)],
         }},
     }
     path = workdir(fleet) / f"{name}.yml"
@@ -123,13 +130,14 @@ def ansible_env(fleet: dict) -> dict:
 
 
 def run_ansible(fleet: dict, args: list[str], log_name: str, timeout: float = 900,
-                extra_env: dict | None = None) -> dict:
-    """Run ansible-playbook or ansible from the checkout; wall time, recap, top tasks."""
-    env = ansible_env(fleet)
-    env.update(extra_env or {})
+                extra_env: dict | None = None, env: dict | None = None, cwd: Path = ROOT) -> dict:
+    """Run ansible-playbook or ansible (from the checkout unless env and cwd say
+    otherwise); wall time, recap, tasks run, and the profile_tasks timings when
+    that callback is on."""
+    env = dict(ansible_env(fleet) if env is None else env, **(extra_env or {}))
     started = time.monotonic()
     try:
-        proc = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=ROOT, env=env, capture_output=True,
+        proc = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd, env=env, capture_output=True,
                               text=True, timeout=timeout, check=False)
         rc, out = proc.returncode, proc.stdout + proc.stderr
     except subprocess.TimeoutExpired as exc:
@@ -140,14 +148,19 @@ def run_ansible(fleet: dict, args: list[str], log_name: str, timeout: float = 90
     log = workdir(fleet) / "logs" / f"{log_name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(out, encoding="utf-8")
-    recap = {host: {"ok": int(ok), "changed": int(ch), "unreachable": int(un), "failed": int(fa)}
-             for host, ok, ch, un, fa in RECAP.findall(out)}
+    recap = {host: {"ok": int(ok), "changed": int(ch), "unreachable": int(un), "failed": int(fa),
+                    "skipped": int(sk)}
+             for host, ok, ch, un, fa, sk in RECAP.findall(out)}
     profile = []
     if "TASKS RECAP" in out:
         tail = out.split("TASKS RECAP", 1)[1]
-        profile = [{"task": t.strip(), "seconds": float(s)} for t, s in PROFILE_LINE.findall(tail)][:8]
+        profile = [{"task": t.strip(), "seconds": float(s)} for t, s in PROFILE_LINE.findall(tail)]
     return {"rc": rc, "seconds": round(seconds, 2), "recap": recap, "profile": profile, "log": str(log),
-            "changed": sum(h["changed"] for h in recap.values())}
+            "changed": sum(h["changed"] for h in recap.values()),
+            # Tasks the run started (a task counts once however many hosts run
+            # or skip it), and results over all hosts (ok, changed or skipped).
+            "tasks": len(TASK_BANNER.findall(out)),
+            "host_results": sum(h["ok"] + h["skipped"] for h in recap.values())}
 
 
 def check_ran(result: dict, what: str) -> None:
