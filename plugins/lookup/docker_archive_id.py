@@ -39,7 +39,7 @@ _raw:
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.streamlit_ops.deploy.plugins.module_utils.docker_archive import ArchiveError, archive_image_id
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.docker_archive import ArchiveError, archive_image_id
 
 
 class LookupModule(LookupBase):

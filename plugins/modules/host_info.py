@@ -33,8 +33,24 @@ options:
     type: bool
     default: false
   nginx_marker:
-    description: A text whose presence in C(/etc/nginx/nginx.conf) RV(nginx.main_config_marker) reports.
+    description: A text whose presence in O(nginx_main_config) RV(nginx.main_config_marker) reports.
     type: str
+  nginx_configured:
+    description: Also read the worker settings Nginx would load, from C(nginx -T) (see RV(nginx)).
+    type: bool
+    default: false
+  nginx_main_config:
+    description: Nginx's main configuration file.
+    type: path
+    default: /etc/nginx/nginx.conf
+  nginx_pid_file:
+    description: Where the Nginx master writes its pid.
+    type: path
+    default: /run/nginx.pid
+  os_release:
+    description: The file that names the Debian release.
+    type: path
+    default: /etc/os-release
 attributes:
   check_mode:
     support: full
@@ -71,6 +87,8 @@ nginx:
       when it is not running, which the service manager passes on), C(nofile_source), C(cpus) (CPUs this host
       lets processes use, what C(worker_processes auto) starts), C(codename) (the Debian release),
       C(stock_md5) (the MD5 dpkg records for Debian's C(nginx.conf)), C(main_config_md5) and C(main_config_marker).
+    - With O(nginx_configured), C(configured) holds C(worker_processes), C(worker_connections) and C(worker_rlimit_nofile)
+      as C(nginx -T) shows them (null when not set), or is null when C(nginx -T) fails.
   returned: when O(nginx) is true
   type: dict
 """
@@ -84,10 +102,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 APT_LISTS = "/var/lib/apt/lists"
 NGINX_BINARY = "/usr/sbin/nginx"
-NGINX_PID_FILE = "/run/nginx.pid"
-NGINX_MAIN_CONFIG = "/etc/nginx/nginx.conf"
+NGINX_CONFFILE = "/etc/nginx/nginx.conf"
 NGINX_CONFFILE_PACKAGE = "nginx-common"
-OS_RELEASE = "/etc/os-release"
+WORKER_DIRECTIVES = ("worker_processes", "worker_connections", "worker_rlimit_nofile")
 # Reading a whole file only makes sense for configuration-sized ones.
 MAX_HASHED_BYTES = 16 * 1024 * 1024
 
@@ -96,6 +113,10 @@ ARGUMENT_SPEC = {
     "paths": {"type": "list", "elements": "path", "default": []},
     "nginx": {"type": "bool", "default": False},
     "nginx_marker": {"type": "str"},
+    "nginx_configured": {"type": "bool", "default": False},
+    "nginx_main_config": {"type": "path", "default": NGINX_CONFFILE},
+    "nginx_pid_file": {"type": "path", "default": "/run/nginx.pid"},
+    "os_release": {"type": "path", "default": "/etc/os-release"},
 }
 
 
@@ -155,13 +176,10 @@ def open_file_limits(pid):
     return tuple(nr_open if value == "unlimited" else int(value) for value in match.groups())
 
 
-def nginx_master_pid():
-    """The pid in Nginx's pid file when that process is an nginx, else None."""
-    text = (read(NGINX_PID_FILE) or "").strip()
-    if not text.isdigit():
-        return None
-    comm = (read(f"/proc/{text}/comm") or "").strip()
-    return int(text) if comm == "nginx" else None
+def nginx_master_pid(pid_file):
+    """The pid in Nginx's pid file while that process runs, else None."""
+    text = (read(pid_file) or "").strip()
+    return int(text) if text.isdigit() and os.path.isdir(f"/proc/{text}") else None
 
 
 def stock_md5(module):
@@ -169,7 +187,7 @@ def stock_md5(module):
     rc, out, _ = module.run_command(["dpkg-query", "--show", "--showformat=${Conffiles}", NGINX_CONFFILE_PACKAGE])
     if rc != 0:
         return ""
-    match = re.search(r"^\s*" + re.escape(NGINX_MAIN_CONFIG) + r"\s+([0-9a-f]{32})\b", out, re.M)
+    match = re.search(r"^\s*" + re.escape(NGINX_CONFFILE) + r"\s+([0-9a-f]{32})\b", out, re.M)
     return match.group(1) if match else ""
 
 
@@ -181,15 +199,31 @@ def nginx_version(module):
     return match.group(1) if match else ""
 
 
-def nginx_facts(module, marker):
-    pid = nginx_master_pid()
+def configured_workers(module):
+    """The worker settings of the configuration Nginx would load, None when it cannot be read."""
+    if not os.path.exists(NGINX_BINARY):
+        return None
+    rc, out, _ = module.run_command([NGINX_BINARY, "-T"])
+    if rc != 0:
+        return None
+    found = {}
+    for name in WORKER_DIRECTIVES:
+        match = re.search(r"^\s*" + name + r"\s+([^;\s]+)\s*;", out, re.M)
+        value = match.group(1) if match else None
+        found[name] = int(value) if value and value.isdigit() and name != "worker_processes" else value
+    return found
+
+
+def nginx_facts(module, params):
+    pid = nginx_master_pid(params["nginx_pid_file"])
     limits = open_file_limits(pid) if pid else None
-    source = f"the Nginx master (pid {pid})"
+    source = f"the Nginx master (/proc/{pid}/limits)"
     if limits is None:
-        limits, source = open_file_limits(1) or (1024, 1024), "PID 1 (Nginx is not running)"
-    codename = re.search(r'^VERSION_CODENAME="?([a-z]+)', read(OS_RELEASE) or "", re.M)
-    main_config = read(NGINX_MAIN_CONFIG)
-    return {
+        limits, source = open_file_limits(1) or (1024, 1024), "PID 1 (/proc/1/limits; Nginx is not running)"
+    codename = re.search(r'^VERSION_CODENAME="?([a-z]+)', read(params["os_release"]) or "", re.M)
+    main_config = read(params["nginx_main_config"])
+    marker = params["nginx_marker"]
+    facts = {
         "binary": os.path.exists(NGINX_BINARY),
         "version": nginx_version(module),
         "running": pid is not None,
@@ -200,9 +234,12 @@ def nginx_facts(module, marker):
         "cpus": len(os.sched_getaffinity(0)),
         "codename": codename.group(1) if codename else "unknown",
         "stock_md5": stock_md5(module),
-        "main_config_md5": path_info(NGINX_MAIN_CONFIG)["md5"] or "",
+        "main_config_md5": path_info(params["nginx_main_config"])["md5"] or "",
         "main_config_marker": bool(marker) and main_config is not None and marker in main_config,
     }
+    if params["nginx_configured"]:
+        facts["configured"] = configured_workers(module)
+    return facts
 
 
 def main():
@@ -215,7 +252,7 @@ def main():
         "paths": {path: path_info(path) for path in params["paths"]},
     }
     if params["nginx"]:
-        result["nginx"] = nginx_facts(module, params["nginx_marker"])
+        result["nginx"] = nginx_facts(module, params)
     module.exit_json(**result)
 
 

@@ -25,7 +25,7 @@ def _render(tmp_path, strip: bool) -> dict[str, str]:
         "vars_files": [str(ROLE / "vars" / "main.yml")],
         "tasks": [{"ansible.builtin.copy": {"dest": f"{tmp_path}/{{{{ item }}}}.conf", "content": "{{ __stock }}", "mode": "0644"},
                    "loop": sorted(STOCK),
-                   "vars": {"__nginx_proxy_codename": "{{ item }}", "__stock": expression,
+                   "vars": {"__nginx_proxy_remove_host": {"nginx": {"codename": "{{ item }}"}}, "__stock": expression,
                             "__nginx_proxy_remove_stock_vars": block_vars["__nginx_proxy_remove_stock_vars"]}}],
     }]
     (tmp_path / "play.yml").write_text(json.dumps(play))

@@ -32,6 +32,8 @@ from urllib.parse import urlsplit
 import crossplane
 import pytest
 import yaml
+from ansible_collections.streamlit_ops.deploy.plugins.filter.nginx_proxy import nginx_proxy_apps
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.nginx_proxy_rules import MAIN_CONFIG_RELEASES
 from ansible_collections.streamlit_ops.deploy.plugins.modules.websocket_probe import probe
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,12 +53,11 @@ ACCESS_LOG = ROLE_VARS["__nginx_proxy_access_log"]
 GOOD = [name for name, shape in SHAPES.items() if shape["nginx_t"] == "pass"]
 BAD = [name for name, shape in SHAPES.items() if shape["nginx_t"] == "fail"]
 # render.yml fixes the CPU count the role's validate step would read.
-RENDER_CPUS = yaml.safe_load((FIXTURES / "render.yml").read_text())[0]["vars"]["__nginx_proxy_cpus"]
+RENDER_CPUS = yaml.safe_load((FIXTURES / "render.yml").read_text())[0]["vars"]["__nginx_proxy_host"]["nginx"]["cpus"]
 SERVER = [name for name in GOOD if {**DEFAULTS, **SHAPES[name]["vars"]}["nginx_proxy_server"]]
 DROPIN = [name for name in GOOD if name not in SERVER]
 MANAGED = [name for name in SERVER if {**DEFAULTS, **SHAPES[name]["vars"]}["nginx_proxy_manage_main_config"]]
 UNMANAGED = [name for name in GOOD if name not in MANAGED]
-APP_DEFAULTS = ROLE_VARS["__nginx_proxy_app_defaults"]
 # The Nginx version render.yml assumes per Debian release (as validate does
 # when it cannot ask the binary).
 RELEASE_VERSIONS = ROLE_VARS["__nginx_proxy_release_versions"]
@@ -98,7 +99,7 @@ def _app_vars(shape: str) -> dict:
 
 def _apps(shape: str) -> list[dict]:
     """The shape's apps with the optional fields filled in as the role does."""
-    return [{**APP_DEFAULTS, **app} for app in _app_vars(shape)["nginx_proxy_apps"]]
+    return nginx_proxy_apps(_app_vars(shape)["nginx_proxy_apps"])
 
 
 def _tls(shape: str) -> bool:
@@ -458,7 +459,7 @@ def test_main_config_is_debians_with_tuned_workers(rendered, shape):
 def test_stock_copies_are_debians():
     for release, path in STOCK_BY_RELEASE.items():
         assert hashlib.md5(path.read_bytes()).hexdigest() == STOCK_MD5[release], release
-    assert ROLE_VARS["__nginx_proxy_main_config_releases"] == list(STOCK_BY_RELEASE)
+    assert list(MAIN_CONFIG_RELEASES) == list(STOCK_BY_RELEASE)
 
 
 def test_releases_keep_their_own_layout(rendered):
@@ -1001,8 +1002,8 @@ def test_validate_accepts_every_good_shape(tmp_path, fake_master, certificate):
 
 
 def test_validate_checks_the_new_app_fields(tmp_path):
-    """The rules live in the collection's apps filter (proxy_apps_errors); the
-    role's validate step reports them with the rest."""
+    """The rules live in plugin_utils/nginx_proxy_rules.py; the role's validate
+    step reports them with the rest."""
     app = {**APP["nginx_proxy_apps"][0], "ping_interval": 0, "max_upload_mb": 40, "origins": ["https://apps.example.test/x"]}
     problems = _problems(_run_validate(tmp_path, {"nginx_proxy_apps": [app]}))
     assert [line.split(" ", 2)[1].rstrip(":") for line in problems] == ["nginx_proxy_apps[0].ping_interval", "nginx_proxy_apps[0].origins[0]"]
@@ -1135,29 +1136,26 @@ def test_app_options_and_internal_names():
     specs = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
     apps = specs["nginx_proxy_apps"]
     assert (apps["type"], apps["elements"], apps["required"]) == ("list", "dict", True)
-    assert {name: (opt["type"], opt["required"]) for name, opt in apps["options"].items()} == {
-        "name": ("str", True),
-        "path": ("str", True),
-        "backends": ("list", True),
-        "max_upload_mb": ("int", False),
-        "ping_interval": ("int", False),
-        "sticky": ("str", False),
-        "origins": ("list", False),
+    assert {name: (opt["type"], opt.get("required", False), opt.get("default")) for name, opt in apps["options"].items()} == {
+        "name": ("str", True, None),
+        "path": ("str", True, None),
+        "backends": ("list", True, None),
+        "max_upload_mb": ("int", False, 200),
+        "ping_interval": ("int", False, 30),
+        "sticky": ("str", False, "cookie"),
+        "origins": ("list", False, []),
     }
     assert apps["options"]["sticky"]["choices"] == ["cookie", "ip_hash", "none"]
-    # The role fills in what an item leaves out, with these values.
-    assert APP_DEFAULTS == {"max_upload_mb": 200, "ping_interval": 30, "sticky": "cookie", "origins": []}
     assert all(name.startswith("__nginx_proxy_") for name in ROLE_VARS)
 
 
-def test_main_validates_before_anything_else():
+def test_main_reads_the_host_then_validates_before_anything_else():
     tasks = yaml.safe_load((ROLE / "tasks" / "main.yml").read_text())
-    steps = [(t["ansible.builtin.include_tasks"]["file"], t["tags"]) for t in tasks]
-    # configure relies on what validate reads, so --tags nginx_proxy_configure runs it too.
+    steps = [(t["ansible.builtin.import_tasks"], t["tags"]) for t in tasks]
     assert steps == [
-        ("validate.yml", ["nginx_proxy_validate", "nginx_proxy_configure"]),
-        ("install.yml", "nginx_proxy_install"),
-        ("configure.yml", "nginx_proxy_configure"),
-        ("service.yml", "nginx_proxy_service"),
+        ("facts.yml", ["nginx_proxy_validate", "nginx_proxy_install", "nginx_proxy_configure", "nginx_proxy_service"]),
+        ("validate.yml", ["nginx_proxy_validate"]),
+        ("install.yml", ["nginx_proxy_install"]),
+        ("configure.yml", ["nginx_proxy_configure"]),
+        ("service.yml", ["nginx_proxy_service"]),
     ]
-    assert tasks[0]["ansible.builtin.include_tasks"]["apply"]["tags"] == tasks[0]["tags"]

@@ -2,14 +2,14 @@
 
 Regenerate after a Streamlit upgrade (and review the managed options in
 plugins/filter/apps.py):
-    python tests/unit/test_streamlit_options.py > plugins/module_utils/streamlit_options.py
+    python tests/unit/test_streamlit_options.py > plugins/plugin_utils/streamlit_options.py
 """
 
 import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-GENERATED = ROOT / "plugins/module_utils/streamlit_options.py"
+GENERATED = ROOT / "plugins/plugin_utils/streamlit_options.py"
 
 HEADER = '''# Copyright: streamlit_ops maintainers
 # Apache License 2.0 (see LICENSE)
@@ -42,8 +42,8 @@ def render() -> str:
 
 def test_option_list_matches_installed_streamlit():
     assert GENERATED.read_text() == render(), (
-        "plugins/module_utils/streamlit_options.py is stale: regenerate it with "
-        "'python tests/unit/test_streamlit_options.py > plugins/module_utils/streamlit_options.py'"
+        "plugins/plugin_utils/streamlit_options.py is stale: regenerate it with "
+        "'python tests/unit/test_streamlit_options.py > plugins/plugin_utils/streamlit_options.py'"
     )
 
 

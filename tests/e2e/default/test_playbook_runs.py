@@ -1,5 +1,5 @@
 """The real site playbook against the deployed test hosts: check mode changes
-nothing, and every bad `streamlit_apps` fails before any host changes."""
+nothing, and every bad `streamlit_ops_apps` fails before any host changes."""
 
 import copy
 import json
@@ -32,14 +32,14 @@ def hosts(inventory):
     return {
         "master": master,
         "children": data["streamlit_children"]["hosts"],
-        "apps": data["_meta"]["hostvars"][master]["streamlit_apps"],
+        "apps": data["_meta"]["hostvars"][master]["streamlit_ops_apps"],
     }
 
 
 def playbook(inventory, *args, apps=None):
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "site.yml", "-i", inventory, *args]
     if apps is not None:
-        cmd += ["-e", json.dumps({"streamlit_apps": apps})]
+        cmd += ["-e", json.dumps({"streamlit_ops_apps": apps})]
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env, check=False)
     changed = {host: int(n) for host, n in RECAP.findall(result.stdout)}
@@ -87,13 +87,13 @@ def _bad(apps, index, **fields):
 
 
 BAD_INPUT = {
-    "duplicate name": (lambda a: a + _bad(a, 0, path="/other/", port=9999), "streamlit_apps[1].name"),
-    "bad path": (lambda a: _bad(a, 0, path="/has space/"), "streamlit_apps[0].path"),
-    "port taken on a child": (lambda a: a + _bad(a, 0, name="second", path="/second/"), "streamlit_apps[1].port"),
-    "missing image": (lambda a: _bad(a, 0, image=None), "streamlit_apps[0].image"),
-    "missing archive": (lambda a: _bad(a, 0, image_archive="/nonexistent/app.tar"), "streamlit_apps[0].image_archive"),
-    "unknown host": (lambda a: _bad(a, 0, hosts=["no-such-child"]), "streamlit_apps[0].hosts"),
-    "managed env": (lambda a: _bad(a, 0, env={"STREAMLIT_SERVER_ENABLE_CORS": "true"}), "streamlit_apps[0].env"),
+    "duplicate name": (lambda a: a + _bad(a, 0, path="/other/", port=9999), "streamlit_ops_apps[1].name"),
+    "bad path": (lambda a: _bad(a, 0, path="/has space/"), "streamlit_ops_apps[0].path"),
+    "port taken on a child": (lambda a: a + _bad(a, 0, name="second", path="/second/"), "streamlit_ops_apps[1].port"),
+    "missing image": (lambda a: _bad(a, 0, image=None), "streamlit_ops_apps[0].image"),
+    "missing archive": (lambda a: _bad(a, 0, image_archive="/nonexistent/app.tar"), "streamlit_ops_apps[0].image_archive"),
+    "unknown host": (lambda a: _bad(a, 0, hosts=["no-such-child"]), "streamlit_ops_apps[0].hosts"),
+    "managed env": (lambda a: _bad(a, 0, env={"STREAMLIT_SERVER_ENABLE_CORS": "true"}), "streamlit_ops_apps[0].env"),
 }
 
 

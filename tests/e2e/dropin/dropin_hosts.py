@@ -27,7 +27,8 @@ COLLECTION_FILES = [
     "/etc/nginx/sites-enabled/streamlit_ops_deploy",
     "/etc/nginx/ssl/streamlit_ops_deploy.crt",
     "/etc/nginx/ssl/streamlit_ops_deploy.key",
-    "/etc/streamlit_ops_deploy",
+    "/var/lib/streamlit_ops_deploy",
+    "/var/lib/nginx_proxy",
 ]
 
 

@@ -15,10 +15,12 @@ from dropin_hosts import (
 
 APP_IMAGE = "streamlit-ops-demo:1.0"
 # What the streamlit_app role writes on a child: the app's secrets.toml.
-CHILD_SECRETS = "/etc/streamlit_ops_deploy/streamlit_app/secrets/demo/secrets.toml"
-CHILD_STATE = "/etc/streamlit_ops_deploy"
+CHILD_SECRETS = "/var/lib/streamlit_app/secrets/demo/secrets.toml"
+CHILD_STATE = "/var/lib/streamlit_app"
+# The cookie secrets the site playbook keeps on the master.
+MASTER_STATE = "/var/lib/streamlit_ops_deploy"
 # Images too: the user's own image on the child must still stay.
-IMAGES = ("-e", "streamlit_remove_images=true")
+IMAGES = ("-e", "streamlit_app_remove_images=true")
 
 
 def state(master, children):
@@ -36,8 +38,8 @@ def deployed(master, children):
     assert all(containers(child, f"label={LABEL}") for child in children), before
     assert all(APP_IMAGE in images(child) for child in children), before
     assert all(snapshot(child, [CHILD_SECRETS])[CHILD_SECRETS][0] == "file" for child in children), before
-    kinds = {path: kind for path, (kind, _) in snapshot(master, [SNIPPET, "/etc/streamlit_ops_deploy"]).items()}
-    assert kinds == {SNIPPET: "file", "/etc/streamlit_ops_deploy": "dir"}, kinds
+    kinds = {path: kind for path, (kind, _) in snapshot(master, [SNIPPET, MASTER_STATE]).items()}
+    assert kinds == {SNIPPET: "file", MASTER_STATE: "dir"}, kinds
     return before
 
 
@@ -45,7 +47,7 @@ def test_a_failed_nginx_test_puts_everything_back(inventory, master, children, a
     """A record that the role disabled Debian's default site (configure writes
     it) makes removal re-enable that site, which collides with the user's
     default_server: nginx -t fails, and everything must be as before."""
-    record = "/etc/streamlit_ops_deploy/nginx_proxy/default_site_link"
+    record = "/var/lib/nginx_proxy/default_site_link"
     on(master, "sh", "-c", f"mkdir -p {record.rsplit('/', 1)[0]} && echo /etc/nginx/sites-available/default > {record}")
     try:
         rc, out, changed = playbook("remove.yml", inventory)

@@ -70,10 +70,10 @@ def child_addresses() -> list[str]:
 
 @pytest.fixture(scope="session")
 def apps(inventory, master) -> list[dict]:
-    """streamlit_apps as the inventory defines them."""
+    """streamlit_ops_apps as the inventory defines them."""
     out = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", inventory, "--host", master],
                          capture_output=True, text=True, check=True, timeout=120)
-    return json.loads(out.stdout)["streamlit_apps"]
+    return json.loads(out.stdout)["streamlit_ops_apps"]
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ def count_uploads(url, cafile, sessions=SESSIONS, size=SMALL):
 def site(inventory, apps=None):
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "site.yml", "-i", inventory]
     if apps is not None:
-        cmd += ["-e", json.dumps({"streamlit_apps": apps})]
+        cmd += ["-e", json.dumps({"streamlit_ops_apps": apps})]
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env, check=False)
     return result.returncode, result.stdout + result.stderr

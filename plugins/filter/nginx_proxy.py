@@ -1,0 +1,45 @@
+# Copyright: streamlit_ops maintainers
+# Apache License 2.0 (see LICENSE)
+"""The nginx_proxy role's filters; the rules and the sizing live in plugin_utils/nginx_proxy_rules.py."""
+
+from __future__ import annotations
+
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import nginx_proxy_rules as rules
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import specs
+
+
+def _normalized(settings) -> tuple[dict, list[str]]:
+    options = specs.role_options("nginx_proxy")
+    return specs.check(options, {k: v for k, v in dict(settings).items() if k in options})
+
+
+def nginx_proxy_errors(settings, host, found):
+    values, problems = _normalized(settings)
+    return problems or rules.settings_errors(values, dict(host), dict(found or {}))
+
+
+def nginx_proxy_apps(apps):
+    return specs.normalize(specs.role_options("nginx_proxy"), {"nginx_proxy_apps": list(apps)})["nginx_proxy_apps"]
+
+
+def nginx_proxy_sizing(settings, nginx):
+    values, _ = _normalized(settings)
+    count = rules.workers(values["nginx_proxy_worker_processes"], nginx["cpus"])
+    size = rules.sizing(values["nginx_proxy_expected_sessions"], count, values["nginx_proxy_reuseport"],
+                        values.get("nginx_proxy_worker_connections"), values.get("nginx_proxy_worker_rlimit_nofile"))
+    configured = nginx.get("configured")
+    if configured:
+        # What an nginx.conf the role does not manage holds, and what it would need.
+        theirs = rules.sizing(values["nginx_proxy_expected_sessions"], rules.workers(configured.get("worker_processes") or 1, nginx["cpus"]),
+                              values["nginx_proxy_reuseport"])
+        size["unmanaged"] = {
+            "capacity": rules.capacity(configured, nginx["cpus"], values["nginx_proxy_reuseport"], nginx["nofile_soft"], nginx["nofile_hard"]),
+            "worker_connections": theirs["worker_connections"],
+            "worker_rlimit_nofile": theirs["worker_rlimit_nofile"],
+        }
+    return size
+
+
+class FilterModule:
+    def filters(self):
+        return {"nginx_proxy_errors": nginx_proxy_errors, "nginx_proxy_apps": nginx_proxy_apps, "nginx_proxy_sizing": nginx_proxy_sizing}

@@ -1,0 +1,20 @@
+# Copyright: streamlit_ops maintainers
+# Apache License 2.0 (see LICENSE)
+"""The site playbook's filters; the rules and the mapping live in plugin_utils/site.py."""
+
+from __future__ import annotations
+
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import site
+
+
+def site_errors(given, children=None, hosts=None, masters_ipv4=None, playbook="site"):
+    return site.errors(dict(given), list(children or []), dict(hosts or {}), list(masters_ipv4 or []), playbook)
+
+
+def site_plan(given, children, hosts, masters_ipv4, kept_cookie_secrets=""):
+    return site.plan(dict(given), list(children), dict(hosts), list(masters_ipv4), str(kept_cookie_secrets or ""))
+
+
+class FilterModule:
+    def filters(self):
+        return {"site_errors": site_errors, "site_plan": site_plan}

@@ -1,0 +1,48 @@
+# Copyright: streamlit_ops maintainers
+# Apache License 2.0 (see LICENSE)
+"""The streamlit_app role's filters; the rules live in plugin_utils/streamlit_app_rules.py
+and the container environment in plugin_utils/streamlit_env.py."""
+
+from __future__ import annotations
+
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import specs, streamlit_env
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import streamlit_app_rules as rules
+
+VAR = "streamlit_app_containers"
+
+
+def _item_options() -> dict:
+    return specs.role_options("streamlit_app")[VAR]["options"]
+
+
+def streamlit_app_errors(containers, bind_address, forwarded_allow_ips=()):
+    errors, items, labels = [], [], []
+    for i, container in enumerate(containers or []):
+        item, problems = specs.check(_item_options(), container, f"{VAR}[{i}]")
+        errors += problems
+        if not problems:
+            items.append(item)
+            labels.append(f"{VAR}[{i}]")
+    errors += rules.containers_errors(items, labels)
+    problem = rules.bind_address_problem(bind_address)
+    if problem:
+        errors.append(f"streamlit_app_bind_address: {problem}.")
+    errors += [f"streamlit_app_forwarded_allow_ips: {p}" for p in rules.forwarded_problems(list(forwarded_allow_ips or []))]
+    return errors
+
+
+def streamlit_app_containers(containers):
+    return [specs.normalize(_item_options(), dict(c)) for c in containers or []]
+
+
+def streamlit_app_env(container, forwarded_allow_ips=()):
+    return streamlit_env.container_env(specs.normalize(_item_options(), dict(container)), list(forwarded_allow_ips or []))
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "streamlit_app_containers": streamlit_app_containers,
+            "streamlit_app_env": streamlit_app_env,
+            "streamlit_app_errors": streamlit_app_errors,
+        }

@@ -1,0 +1,264 @@
+# Copyright: streamlit_ops maintainers
+# Apache License 2.0 (see LICENSE)
+"""The nginx_proxy role's cross-field rules and its worker sizing, on input
+its argument spec has already checked and normalized (see specs.py).
+
+The sizing arithmetic lives here once: the role's nginx.conf, its checks
+against the master's open-file limit and its warning for an nginx.conf it
+does not manage all call ``sizing``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import app_rules
+
+# A proxied WebSocket holds two connections in one worker: client and upstream.
+CONNECTIONS_PER_SESSION = 2
+# reuseport hashes connections over the workers: close to even (for 10,000
+# sessions on 2 workers the spread is about +-1 %), never exact: 10 % margin.
+SPREAD_MARGIN = (11, 10)
+# Connections a worker needs besides the sessions: its listening sockets, the
+# idle keepalive pools and the page loads and uploads in flight.
+CONNECTION_RESERVE = 1024
+# File descriptors a worker needs besides its connections: log files and the
+# temp files of buffered responses.
+FD_RESERVE = 1024
+# Nginx's own defaults when nginx.conf does not set them.
+NGINX_DEFAULT_CONNECTIONS = 512
+# Debian releases whose stock nginx.conf templates/nginx.conf.j2 reproduces.
+MAIN_CONFIG_RELEASES = ("bookworm", "trixie")
+
+# Host name, IPv4 address or [IPv6] address, then ':PORT'.
+BACKEND_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):([0-9]{1,5})$")
+# One or more names separated by single spaces; nothing that could end the
+# directive or open a block.
+SERVER_NAME_RE = re.compile(r"""^[^\s;{}'"]+(?: [^\s;{}'"]+)*$""")
+WORKERS_RE = re.compile(r"^(auto|[1-9][0-9]*)$")
+LIMIT_FIX = "or raise LimitNOFILE for nginx.service in a systemd drop-in and restart Nginx (a reload keeps the old limit)"
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def workers(processes, cpus: int) -> int:
+    """The workers Nginx starts: one per usable CPU for 'auto'."""
+    return cpus if str(processes) == "auto" else int(processes)
+
+
+def sizing(sessions: int, worker_count: int, reuseport: bool, connections=None, rlimit=None) -> dict:
+    """worker_connections and worker_rlimit_nofile for sessions over worker_count workers.
+
+    The sessions spread over every worker with reuseport; without it one
+    worker can accept nearly all of them, so it must hold them all. Explicit
+    connections or rlimit win over the computed ones.
+    """
+    spread = worker_count if reuseport else 1
+    per_session = CONNECTIONS_PER_SESSION * SPREAD_MARGIN[0]
+    computed = _ceil_div(per_session * sessions, SPREAD_MARGIN[1] * spread) + CONNECTION_RESERVE
+    worker_connections = int(connections) if connections is not None else computed
+    return {
+        "workers": worker_count,
+        "spread": spread,
+        "worker_connections": worker_connections,
+        "worker_rlimit_nofile": int(rlimit) if rlimit is not None else worker_connections + FD_RESERVE,
+        # The least that holds the sessions on an even spread, without the margin.
+        "min_worker_connections": _ceil_div(CONNECTIONS_PER_SESSION * sessions, worker_count) + CONNECTION_RESERVE,
+    }
+
+
+def capacity(configured: dict, cpus: int, reuseport: bool, nofile_soft: int, nofile_hard: int) -> int:
+    """Sessions an nginx.conf the role does not manage holds: its workers x min(connections, files) / 2."""
+    count = workers(configured.get("worker_processes") or 1, cpus)
+    connections = configured.get("worker_connections") or NGINX_DEFAULT_CONNECTIONS
+    rlimit = configured.get("worker_rlimit_nofile") or 0
+    # Workers keep the master's soft limit when worker_rlimit_nofile is unset or above the hard limit.
+    files = rlimit if 0 < rlimit <= nofile_hard else nofile_soft
+    spread = count if reuseport else 1
+    return spread * min(connections, files) // CONNECTIONS_PER_SESSION
+
+
+def apps_errors(apps: list[dict], labels: list[str]) -> list[str]:
+    """The rules of the apps (normalized), each message led by the app's label."""
+    errors, names, paths = [], {}, {}
+    for label, app in zip(labels, apps):
+        for field, rule, seen in (("name", app_rules.name_problem, names), ("path", app_rules.path_problem, paths)):
+            problem = rule(app[field])
+            problem = problem + "." if problem else app_rules.first_use(seen, app[field], label, field)
+            if problem:
+                errors.append(f"{label}.{field}: {problem}")
+        errors += _backend_errors(label, app["backends"])
+        for field in ("max_upload_mb", "ping_interval"):
+            if app[field] < 1:
+                errors.append(f"{label}.{field}: {app[field]!r} is not a whole number of at least 1.")
+        for j, origin in enumerate(app["origins"]):
+            problem = app_rules.origin_problem(origin)
+            if problem:
+                errors.append(f"{label}.origins[{j}]: {problem}.")
+    return errors
+
+
+def _backend_errors(label: str, backends: list[str]) -> list[str]:
+    if not backends:
+        return [f"{label}.backends: is empty: list at least one ADDRESS:PORT, e.g. 10.0.0.11:8501"]
+    errors = []
+    for j, backend in enumerate(backends):
+        match = BACKEND_RE.match(backend)
+        if not match or not 1 <= int(match.group(1)) <= 65535:
+            errors.append(
+                f"{label}.backends[{j}]: {backend!r} is not ADDRESS:PORT: write a host name, IPv4 address or "
+                "[IPv6] address, then ':' and a port 1-65535, e.g. 10.0.0.11:8501"
+            )
+        elif backend in backends[:j]:
+            errors.append(f"{label}.backends[{j}]: {backend!r} is listed twice: remove the duplicate")
+    return errors
+
+
+def _port_errors(s: dict, tls_server: bool) -> list[str]:
+    errors = []
+    for var in ("nginx_proxy_listen_port", "nginx_proxy_https_port"):
+        if app_rules.port_problem(s[var]):
+            errors.append(f"{var} {s[var]} is not a TCP port: use 1-65535")
+    if not errors and tls_server and s["nginx_proxy_https_port"] == s["nginx_proxy_listen_port"]:
+        errors.append(
+            f"nginx_proxy_https_port {s['nginx_proxy_https_port']} equals nginx_proxy_listen_port: "
+            "HTTPS and the plain HTTP redirect need two ports, e.g. 443 and 80"
+        )
+    return errors
+
+
+def _tls_errors(s: dict, host: dict, found: dict) -> list[str]:
+    cert, key = s.get("nginx_proxy_tls_certificate"), s.get("nginx_proxy_tls_certificate_key")
+    errors = []
+    if bool(cert) != bool(key):
+        missing, given = ("nginx_proxy_tls_certificate_key", "nginx_proxy_tls_certificate") if cert else (
+            "nginx_proxy_tls_certificate", "nginx_proxy_tls_certificate_key")
+        errors.append(f"{missing} is not set, but {given} is: set both (PEM certificate and its key) for HTTPS, or neither for plain HTTP")
+    for var in ("nginx_proxy_tls_certificate", "nginx_proxy_tls_certificate_key"):
+        path = s.get(var)
+        if not path:
+            continue
+        if s["nginx_proxy_tls_remote_src"]:
+            if not host.get("paths", {}).get(path, {}).get("isreg"):
+                errors.append(
+                    f"{var} {path} is not a file on {host.get('name', 'the master')} (nginx_proxy_tls_remote_src is true): "
+                    "give the path of the PEM file on the master, or set nginx_proxy_tls_remote_src to false to copy it from the controller"
+                )
+        elif not found.get(var):
+            errors.append(
+                f"{var} {path} is not a file on the controller: give the path of the PEM file there, "
+                f"or set nginx_proxy_tls_remote_src to true if it is already on {host.get('name', 'the master')}"
+            )
+    return errors
+
+
+def _sizing_errors(s: dict, nginx: dict, managed: bool) -> list[str]:
+    sessions = s["nginx_proxy_expected_sessions"]
+    if sessions < 1:
+        return [f"nginx_proxy_expected_sessions {sessions} must be at least 1"]
+    if not WORKERS_RE.match(str(s["nginx_proxy_worker_processes"])):
+        return [f"nginx_proxy_worker_processes '{s['nginx_proxy_worker_processes']}' must be 'auto' or a number of workers, e.g. 2"]
+    count = workers(s["nginx_proxy_worker_processes"], nginx["cpus"])
+    size = sizing(sessions, count, s["nginx_proxy_reuseport"], s.get("nginx_proxy_worker_connections"),
+                  s.get("nginx_proxy_worker_rlimit_nofile"))
+    connections, rlimit, hard = size["worker_connections"], size["worker_rlimit_nofile"], nginx["nofile_hard"]
+    errors = []
+    if s.get("nginx_proxy_worker_connections") is not None and connections < size["min_worker_connections"]:
+        minimum = size["min_worker_connections"]
+        errors.append(
+            f"nginx_proxy_worker_connections {connections} cannot hold nginx_proxy_expected_sessions {sessions} on {count} workers: "
+            f"each session takes 2 connections, so each worker needs at least 2 * {sessions} / {count} + {CONNECTION_RESERVE} = {minimum}. "
+            f"Raise it to {minimum} or more, leave it null to compute it, or lower nginx_proxy_expected_sessions"
+        )
+    if s.get("nginx_proxy_worker_rlimit_nofile") is not None and rlimit < connections:
+        errors.append(
+            f"nginx_proxy_worker_rlimit_nofile {rlimit} is below worker_connections {connections}, and every connection is an open file: "
+            f"use at least {connections + FD_RESERVE} or leave it null to compute it"
+        )
+    if managed and rlimit > hard:
+        errors.append(_above_hard_limit(s, size, sessions, hard, nginx["nofile_source"]))
+    return errors
+
+
+def _above_hard_limit(s: dict, size: dict, sessions: int, hard: int, source: str) -> str:
+    rlimit, connections = size["worker_rlimit_nofile"], size["worker_connections"]
+    if s.get("nginx_proxy_worker_rlimit_nofile") is not None:
+        return (
+            f"nginx_proxy_worker_rlimit_nofile {rlimit} is above the hard open-file limit {hard} of {source}. "
+            f"nginx -t would accept it, but every worker would log 'setrlimit(RLIMIT_NOFILE, {rlimit}) failed' and keep the old limit. "
+            f"Set it to at most {hard}, {LIMIT_FIX}"
+        )
+    if s.get("nginx_proxy_worker_connections") is not None:
+        return (
+            f"nginx_proxy_worker_connections {connections} needs worker_rlimit_nofile {connections} + {FD_RESERVE} = {rlimit}, "
+            f"above the hard open-file limit {hard} of {source}. Lower it to at most {hard - FD_RESERVE}, {LIMIT_FIX}"
+        )
+    spread = size["spread"]
+    usable = hard - FD_RESERVE - CONNECTION_RESERVE
+    per_session = CONNECTIONS_PER_SESSION * SPREAD_MARGIN[0]
+    max_sessions = max(0, usable * spread * SPREAD_MARGIN[1] // per_session)
+    more_workers = _ceil_div(per_session * sessions, SPREAD_MARGIN[1] * max(usable, 1))
+    spread_text = f"{spread} workers" if spread > 1 else "1 worker, as nginx_proxy_reuseport is false"
+    fix = (f", set nginx_proxy_worker_processes to {more_workers} or more" if s["nginx_proxy_reuseport"] else
+           ", set nginx_proxy_reuseport to true (or, if another server on this port already sets reuseport, "
+           "set nginx_proxy_worker_connections yourself)")
+    return (
+        f"nginx_proxy_expected_sessions {sessions} needs worker_rlimit_nofile {rlimit} per worker "
+        f"(sessions spread over {spread_text}; see the role's defaults/main.yml), above the hard open-file limit {hard} "
+        f"of {source}. Lower nginx_proxy_expected_sessions to at most {max_sessions}{fix}, {LIMIT_FIX}"
+    )
+
+
+def _main_config_errors(s: dict, nginx: dict, marker_md5: dict) -> list[str]:
+    size = sizing(s["nginx_proxy_expected_sessions"], workers(s["nginx_proxy_worker_processes"], nginx["cpus"]),
+                  s["nginx_proxy_reuseport"], s.get("nginx_proxy_worker_connections"), s.get("nginx_proxy_worker_rlimit_nofile"))
+    yourself = (
+        f" Set nginx_proxy_manage_main_config to false and set worker_rlimit_nofile {size['worker_rlimit_nofile']} "
+        f"and, in events {{}}, worker_connections {size['worker_connections']} in nginx.conf yourself"
+    )
+    if nginx["codename"] not in MAIN_CONFIG_RELEASES:
+        return [
+            "nginx_proxy_manage_main_config is true, but the role has nginx.conf templates only for Debian "
+            f"{' and '.join(MAIN_CONFIG_RELEASES)}, not for '{nginx['codename']}'." + yourself
+        ]
+    md5 = nginx["main_config_md5"]
+    if md5 and md5 != nginx["stock_md5"] and not nginx["main_config_marker"]:
+        return [
+            f"nginx_proxy_manage_main_config is true, but {marker_md5['file']} is neither Debian's stock file nor one this role wrote, "
+            f"so it is left alone (md5 {md5}, dpkg records {nginx['stock_md5'] or 'none'})." + yourself
+            + ", or restore Debian's nginx.conf to let the role manage it"
+        ]
+    return []
+
+
+def settings_errors(s: dict, host: dict, found: dict) -> list[str]:
+    """Every rule the nginx_proxy_* settings (normalized) break on this host.
+
+    ``host`` is what the host_info module read (with ``name``, the inventory
+    name); ``found`` maps each TLS variable to whether Ansible finds its file
+    on the controller.
+    """
+    nginx = host["nginx"]
+    server = s["nginx_proxy_server"]
+    tls_server = bool(s.get("nginx_proxy_tls_certificate")) and server
+    managed = s["nginx_proxy_manage_main_config"] and server
+    errors = apps_errors(s["nginx_proxy_apps"], [f"nginx_proxy_apps[{i}]" for i in range(len(s["nginx_proxy_apps"]))])
+    errors += _port_errors(s, tls_server)
+    if not SERVER_NAME_RE.match(s["nginx_proxy_server_name"]):
+        errors.append(
+            f"nginx_proxy_server_name '{s['nginx_proxy_server_name']}' must be names separated by single spaces, "
+            "without ';', '{', '}' or quotes: use e.g. '_' or 'example.com www.example.com'"
+        )
+    if s["nginx_proxy_connect_timeout"] < 1:
+        errors.append(f"nginx_proxy_connect_timeout {s['nginx_proxy_connect_timeout']} must be at least 1 (seconds)")
+    errors += _tls_errors(s, host, found)
+    if s["nginx_proxy_hsts_max_age"] < 0:
+        errors.append(f"nginx_proxy_hsts_max_age {s['nginx_proxy_hsts_max_age']} must be 0 (no header) or a number of seconds, e.g. 31536000")
+    errors += _sizing_errors(s, nginx, managed)
+    if s["nginx_proxy_upstream_keepalive"] < 0:
+        errors.append(f"nginx_proxy_upstream_keepalive {s['nginx_proxy_upstream_keepalive']} must be 0 (no pool) or more")
+    if managed and WORKERS_RE.match(str(s["nginx_proxy_worker_processes"])) and s["nginx_proxy_expected_sessions"] >= 1:
+        errors += _main_config_errors(s, nginx, {"file": host.get("main_config_file", "/etc/nginx/nginx.conf")})
+    return errors

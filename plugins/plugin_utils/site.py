@@ -1,0 +1,221 @@
+# Copyright: streamlit_ops maintainers
+# Apache License 2.0 (see LICENSE)
+"""The site playbook's rules and the mapping from the inventory to the roles' inputs.
+
+The site playbook owns three variables (``streamlit_ops_apps``,
+``streamlit_ops_origin_policy``, ``streamlit_ops_public_url``); everything
+else is a role variable that the user sets in the inventory and the roles
+check themselves. ``plan`` turns the site variables into each role's input,
+and ``errors`` checks the site's own rules and then runs each role's rules on
+what the plan hands it, with every message naming the user's
+``streamlit_ops_apps[i]``: all of it before any host changes.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from urllib.parse import urlsplit
+
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import app_rules, nginx_proxy_rules, specs
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import streamlit_app_rules as child_rules
+
+APPS = "streamlit_ops_apps"
+# 1.0.0 renamed the playbook's variables: its own got the prefix streamlit_ops_,
+# the rest are the roles' variables.
+RENAMED = {
+    "streamlit_apps": "streamlit_ops_apps",
+    "streamlit_origin_policy": "streamlit_ops_origin_policy",
+    "streamlit_public_url": "streamlit_ops_public_url",
+    "streamlit_child_address": "streamlit_app_bind_address",
+    "streamlit_proxy_addresses": "streamlit_app_forwarded_allow_ips",
+    "streamlit_remove_images": "streamlit_app_remove_images",
+    "streamlit_server_name": "nginx_proxy_server_name",
+    "streamlit_http_port": "nginx_proxy_listen_port",
+    "streamlit_https_port": "nginx_proxy_https_port",
+    "streamlit_tls_certificate": "nginx_proxy_tls_certificate",
+    "streamlit_tls_certificate_key": "nginx_proxy_tls_certificate_key",
+    "streamlit_tls_remote_src": "nginx_proxy_tls_remote_src",
+    "streamlit_hsts_max_age": "nginx_proxy_hsts_max_age",
+    "streamlit_nginx_server": "nginx_proxy_server",
+    "streamlit_smoke_check": "nginx_proxy_smoke_check",
+}
+# The fields of an app that its container takes as they are.
+CONTAINER_FIELDS = (
+    "name", "image", "image_archive", "port", "env", "command", "options", "secrets_file", "cookie_secret", "memory",
+    "cpus", "registry", "volumes", "user", "max_upload_mb", "ping_interval", "log_max_size", "log_max_files", "pull",
+)
+# Stands in for a cookie secret not generated yet when only the rules run.
+PLACEHOLDER_SECRET = "x" * 32
+
+
+def _origin(scheme: str, host: str, port) -> str:
+    default = 443 if scheme == "https" else 80
+    host = f"[{host}]" if ":" in host else host.lower()
+    return f"{scheme}://{host}" + ("" if port in (None, default) else f":{port}")
+
+
+def public_origins(public_url, nginx: dict) -> list[str]:
+    """The 'scheme://host[:port]' origins users browse to: the public URL, else the master's server names."""
+    if public_url:
+        parts = urlsplit(str(public_url).strip())
+        try:
+            return [_origin(parts.scheme.lower(), parts.hostname, parts.port)] if parts.hostname else []
+        except ValueError:  # a bad port: public_url_problem says so
+            return []
+    tls = bool(nginx.get("nginx_proxy_tls_certificate"))
+    scheme, port = ("https", nginx["nginx_proxy_https_port"]) if tls else ("http", nginx["nginx_proxy_listen_port"])
+    # '_' is the catch-all; '*.x', 'x.*', '.x' and '~regex' name no single origin.
+    names = [n for n in str(nginx["nginx_proxy_server_name"]).split() if n != "_" and "*" not in n and not n.startswith((".", "~"))]
+    return list(dict.fromkeys(_origin(scheme, name, port) for name in names))
+
+
+def public_url_problem(url) -> str | None:
+    parts = urlsplit(str(url).strip())
+    try:
+        port_ok = parts.port is None or 1 <= parts.port <= 65535
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or parts.path not in ("", "/") or parts.query:
+        return (f"streamlit_ops_public_url: {url!r} is not 'http(s)://host[:port]' (no path); "
+                "write the address users browse to, e.g. 'https://apps.example.com:8443'.")
+    return None
+
+
+def _settings(given: dict) -> tuple[dict, dict, list[str]]:
+    """The site's own variables and the nginx_proxy settings it reads, normalized, and the site's spec problems."""
+    own = {k: v for k, v in given.items() if k.startswith("streamlit_ops_")}
+    site, problems = specs.check(specs.playbook_options("site"), own)
+    nginx_options = specs.role_options("nginx_proxy")
+    nginx = specs.normalize(nginx_options, {k: v for k, v in given.items() if k in nginx_options})
+    return site, nginx, problems
+
+
+def _hosts_problem(app: dict, children: list[str]) -> str | None:
+    hosts = app.get("hosts")
+    if hosts is None:
+        return None
+    if not hosts:
+        return "must be a non-empty list of hosts from the group streamlit_children, or omitted for all."
+    unknown = [h for h in hosts if h not in children]
+    if unknown:
+        return f"{', '.join(unknown)} not in the group streamlit_children; add them to that group or remove them from the list."
+    if len(set(hosts)) != len(hosts):
+        return "lists a host twice; list each child once."
+    return None
+
+
+def _app_hosts(app: dict, children: list[str]) -> list[str]:
+    return [h for h in (app.get("hosts") or children) if h in children]
+
+
+def _backend(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def kept_secrets(text: str) -> dict:
+    """The cookie secrets a previous run kept (JSON: app name -> secret); {} when none or unreadable."""
+    try:
+        kept = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return {str(k): v for k, v in kept.items() if isinstance(v, str)} if isinstance(kept, dict) else {}
+
+
+def plan(given: dict, children: list[str], hosts: dict, masters_ipv4: list[str], kept_text: str | None = None) -> dict:
+    """Each role's input from the inventory.
+
+    ``given`` holds the master's ``streamlit_ops_*`` and ``nginx_proxy_*``
+    variables, ``hosts`` each child's ``bind_address`` and
+    ``forwarded_allow_ips`` as the inventory or its facts give them,
+    ``masters_ipv4`` the masters' addresses (the children trust their
+    X-Forwarded-* headers by default) and ``kept_text`` the cookie secrets
+    kept by earlier runs (None while only the rules run). An app without a
+    cookie_secret of its own gets its kept one, or a new one;
+    ``cookie_secrets`` is what to keep and ``cookie_secrets_changed`` whether
+    that differs from what was kept.
+    """
+    site, nginx, _ = _settings(given)
+    origins = public_origins(site.get("streamlit_ops_public_url"), nginx)
+    kept = kept_secrets(kept_text or "")
+    result = {"children": {h: {"containers": [], "labels": []} for h in children}, "proxy_apps": [], "cookie_secrets": {}}
+    for i, app in enumerate(site.get(APPS) or []):
+        strict = (app.get("origin_policy") or site["streamlit_ops_origin_policy"]) == "strict"
+        item = {key: app[key] for key in CONTAINER_FIELDS if app.get(key) is not None}
+        item["path"] = app_rules.app_path(app)
+        if strict:
+            item["origins"] = origins
+        if "cookie_secret" not in item:
+            secret = kept.get(app["name"]) if kept_text is not None else PLACEHOLDER_SECRET
+            item["cookie_secret"] = result["cookie_secrets"][app["name"]] = secret or secrets.token_hex(32)
+        runs_on = _app_hosts(app, children)
+        for host in runs_on:
+            result["children"][host]["containers"].append(item)
+            result["children"][host]["labels"].append(f"{APPS}[{i}]")
+        result["proxy_apps"].append({
+            "name": app["name"],
+            "path": item["path"],
+            "backends": [_backend(str(hosts.get(h, {}).get("bind_address") or ""), app["port"]) for h in runs_on],
+            "max_upload_mb": app["max_upload_mb"],
+            "ping_interval": app["ping_interval"],
+            "sticky": app["sticky"],
+            "origins": origins if strict else [],
+        })
+    result["cookie_secrets_changed"] = result["cookie_secrets"] != kept
+    for host in children:
+        info = hosts.get(host) or {}
+        result["children"][host]["bind_address"] = info.get("bind_address")
+        given_ips = info.get("forwarded_allow_ips")
+        result["children"][host]["forwarded_allow_ips"] = list(masters_ipv4 if given_ips is None else given_ips)
+    return result
+
+
+def errors(given: dict, children: list[str] | None = None, hosts: dict | None = None, masters_ipv4: list[str] | None = None,
+           playbook: str = "site") -> list[str]:
+    """Every rule the deployment breaks, each message naming the variable and the fix.
+
+    For the remove playbook only the renamed variables matter.
+    """
+    problems = [f"{old} was renamed in 1.0.0: set {new} instead." for old, new in RENAMED.items() if old in given]
+    if playbook == "remove":
+        return problems
+    children, hosts, masters_ipv4 = children or [], hosts or {}, masters_ipv4 or []
+    if APPS not in given:
+        return problems + [f"{APPS} is not set: define it for all hosts (group_vars/all), see inventory.example."]
+    site, nginx, spec_problems = _settings(given)
+    # The streamlit_app settings the user set for every host; the site supplies the required ones.
+    app_options = {name: dict(spec, required=False) for name, spec in specs.role_options("streamlit_app", None).items()}
+    spec_problems += specs.check(app_options, {k: v for k, v in given.items() if k.startswith("streamlit_app_")})[1]
+    if spec_problems:
+        return problems + spec_problems
+    apps = site[APPS]
+    if not apps:
+        return problems + [f"{APPS}: is empty; list at least one app (name, image, port), see inventory.example."]
+    url = site.get("streamlit_ops_public_url")
+    if url and public_url_problem(url):
+        problems.append(public_url_problem(url))
+    origins = public_origins(url, nginx)
+    for i, app in enumerate(apps):
+        problem = _hosts_problem(app, children)
+        if problem:
+            problems.append(f"{APPS}[{i}].hosts: {problem}")
+        if (app.get("origin_policy") or site["streamlit_ops_origin_policy"]) == "strict" and not origins:
+            scope = "origin_policy" if app.get("origin_policy") else "streamlit_ops_origin_policy"
+            problems.append(
+                f"{APPS}[{i}].{scope}: strict needs a public origin and none can be derived; set streamlit_ops_public_url, "
+                "or nginx_proxy_server_name to the name users browse to (not '_', a wildcard or a regex)."
+            )
+    roles = plan(given, children, hosts, masters_ipv4)
+    # The backends are the children's addresses, whose own rule is reported per child below.
+    problems += [p for p in nginx_proxy_rules.apps_errors(roles["proxy_apps"], [f"{APPS}[{i}]" for i in range(len(apps))])
+                 if ".backends" not in p.split(":", 1)[0]]
+    for host, child in roles["children"].items():
+        problems += child_rules.containers_errors(child["containers"], child["labels"], f" on {host}")
+        if not child["containers"]:
+            continue
+        address = child_rules.bind_address_problem(child["bind_address"])
+        if address:
+            problems.append(f"streamlit_app_bind_address of {host}: {address}.")
+        problems += [f"streamlit_app_forwarded_allow_ips of {host}: {p}" for p in child_rules.forwarded_problems(child["forwarded_allow_ips"])]
+    # The roles' rules see the same app on several hosts: say each thing once.
+    return list(dict.fromkeys(problems))

@@ -1,0 +1,201 @@
+# Copyright: streamlit_ops maintainers
+# Apache License 2.0 (see LICENSE)
+"""The streamlit_app role's cross-field rules, on input its argument spec
+has already checked and normalized (see specs.py).
+
+Messages start with the item's label: the role's own ``streamlit_app_containers[i]``,
+or, when the site playbook checks what it will hand a child, the user's
+``streamlit_ops_apps[i]``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import app_rules
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.docker_archive import ArchiveError, archive_image_id
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.streamlit_env import (
+    MANAGED_OPTIONS,
+    RESERVED_ENV,
+    SECRETS_DIR,
+)
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.streamlit_options import OPTIONS, STREAMLIT_VERSION
+
+ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MEMORY_RE = re.compile(r"^([0-9]+)([bkmg]?)$", re.IGNORECASE)
+LOG_SIZE_RE = re.compile(r"^[1-9][0-9]*[kmg]$")
+USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$")
+UNIT_BYTES = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+# Docker refuses smaller memory limits.
+MIN_MEMORY = 6 * 1024**2
+
+
+def option_problem(name, value) -> str | None:
+    """Why a Streamlit option cannot be set through options; None when it can."""
+    if not isinstance(name, str) or name not in OPTIONS:
+        close = difflib.get_close_matches(str(name), OPTIONS, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else "see 'streamlit config show' for the names"
+        return f"{name!r} is not a Streamlit {STREAMLIT_VERSION} option (Streamlit would ignore it silently); {hint}"
+    if name in MANAGED_OPTIONS:
+        field = MANAGED_OPTIONS[name]
+        fix = f"use {field}" if not field.startswith("nothing") else f"remove it ({field.split(': ', 1)[1]})"
+        return f"{name!r} is set by the collection; {fix}"
+    kind, multiple, _ = OPTIONS[name]
+    if multiple:
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip() for v in items) or any(
+            any(c.isspace() for c in str(v)) for v in items
+        ):
+            return f"{name} takes a list of strings without spaces (Streamlit splits its variable on whitespace)"
+        return None
+    if isinstance(value, (list, dict)) or value is None:
+        return f"{name} takes a single {kind} here; lists and tables only fit a config.toml baked into the image"
+    if kind == "bool" and not isinstance(value, bool):
+        return f"{name} takes true or false, got {value!r}"
+    if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"{name} takes an integer, got {value!r}"
+    if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return f"{name} takes a number, got {value!r}"
+    return None
+
+
+def volume_problem(volume: str) -> str | None:
+    """Why a 'SRC:DEST[:ro|rw]' volume string is unusable; None when it is fine."""
+    parts = volume.split(":")
+    if len(parts) == 3 and parts[2] not in ("ro", "rw"):
+        return f"{volume!r} ends in {parts[2]!r}: the mode is 'ro' or 'rw'"
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1].startswith("/"):
+        return f"{volume!r} is not 'SRC:DEST[:ro|rw]' with an absolute DEST, e.g. '/srv/data:/data:ro' or 'appdata:/data'"
+    if parts[1].rstrip("/") == SECRETS_DIR or parts[1].startswith(SECRETS_DIR + "/"):
+        return f"{volume!r} mounts over {SECRETS_DIR}, where the collection puts secrets_file; choose another DEST"
+    return None
+
+
+def _env_problems(env: dict) -> list[str]:
+    problems = []
+    for key, value in env.items():
+        if not ENV_KEY_RE.match(str(key)):
+            problems.append(f"{key!r} is not a valid environment variable name.")
+        elif key in RESERVED_ENV:
+            problems.append(
+                f"{key} is set by the collection; remove it from env and use the app's field for it "
+                "(path, max_upload_mb, ping_interval, cookie_secret, origins, secrets_file)."
+            )
+        elif value is None or isinstance(value, (dict, list)):
+            problems.append(f"the value of {key} must be a string, number or boolean, got {value!r}; quote it, e.g. \"\".")
+    return problems
+
+
+def _image_problems(item: dict) -> list[tuple[str, str]]:
+    problems = []
+    image = item["image"]
+    if not image.strip() or any(c.isspace() for c in image):
+        problems.append(("image", f"{image!r} is not an image reference; set it, e.g. 'registry.example.com/app:1.0'."))
+        image = None
+    archive = item.get("image_archive")
+    if archive is not None:
+        if not os.path.isfile(archive):
+            problems.append(("image_archive", f"{archive!r} is not a file on the controller; "
+                                              "give the path of a 'docker save' tarball or remove the field to pull the image."))
+        elif image is not None:
+            try:
+                archive_image_id(archive, image)
+            except ArchiveError as exc:
+                problems.append(("image_archive", f"{exc}; save the image under the tag given in image."))
+    return problems
+
+
+def _limit_problems(item: dict) -> list[tuple[str, str]]:
+    problems = []
+    for field in ("max_upload_mb", "ping_interval", "log_max_files"):
+        if item[field] < 1:
+            problems.append((field, f"{item[field]!r} is not a whole number of at least 1."))
+    memory = item.get("memory")
+    if memory is not None:
+        match = MEMORY_RE.match(memory)
+        if not match or int(match.group(1)) * UNIT_BYTES[match.group(2).lower()] < MIN_MEMORY:
+            problems.append(("memory", f"{memory!r} is not a size of at least 6m (Docker's minimum); write e.g. '512m' or '1g'."))
+    if item.get("cpus") is not None and item["cpus"] <= 0:
+        problems.append(("cpus", f"{item['cpus']!r} is not a positive number of CPUs; write e.g. 1.5."))
+    if not LOG_SIZE_RE.match(item["log_max_size"]):
+        problems.append(("log_max_size", f"{item['log_max_size']!r} is not a size with a unit k, m or g; write e.g. '10m'."))
+    return problems
+
+
+def container_problems(item: dict) -> list[tuple[str, str]]:
+    """(field, message) for each rule one normalized container item breaks."""
+    problems = []
+    for field, rule in (("name", app_rules.name_problem), ("path", app_rules.path_problem), ("port", app_rules.port_problem)):
+        problem = rule(item[field])
+        if problem:
+            problems.append((field, problem + "."))
+    problems += _image_problems(item)
+    problems += [("env", p) for p in _env_problems(item.get("env") or {})]
+    command = item.get("command")
+    if command is not None and not (
+        (isinstance(command, str) and command.strip())
+        or (isinstance(command, list) and command and all(isinstance(c, str) for c in command))
+    ):
+        problems.append(("command", "must be a non-empty string or list of strings, e.g. ['streamlit', 'run', 'app.py']."))
+    for name, value in (item.get("options") or {}).items():
+        problem = option_problem(name, value)
+        if problem:
+            problems.append(("options", problem + ("" if problem.endswith("?") else ".")))
+    secrets_file = item.get("secrets_file")
+    if secrets_file is not None and not os.path.isfile(secrets_file):
+        problems.append(("secrets_file", f"{secrets_file!r} is not a file on the controller; give the path of a secrets.toml."))
+    if item.get("cookie_secret") is not None and len(item["cookie_secret"].strip()) < 16:
+        problems.append(("cookie_secret", "must be at least 16 characters; e.g. the output of 'openssl rand -hex 32', vaulted."))
+    problems += _limit_problems(item)
+    url = (item.get("registry") or {}).get("url")
+    if url is not None and (not url.strip() or any(c.isspace() for c in url)):
+        problems.append(("registry", f"url {url!r} is not a registry address; write e.g. 'registry.example.com', or omit it for Docker Hub."))
+    for j, volume in enumerate(item.get("volumes") or []):
+        problem = volume_problem(volume)
+        if problem:
+            problems.append((f"volumes[{j}]", problem + "."))
+    if item.get("user") is not None and not USER_RE.match(item["user"]):
+        problems.append(("user", f"{item['user']!r} is not a user; write NAME, UID or UID:GID, e.g. '1000:1000'."))
+    for j, origin in enumerate(item.get("origins") or []):
+        problem = app_rules.origin_problem(origin)
+        if problem:
+            problems.append((f"origins[{j}]", problem + "."))
+    return problems
+
+
+def containers_errors(items: list[dict], labels: list[str], where: str = "") -> list[str]:
+    """Every rule the containers of one host break, each message led by the item's label.
+
+    ``where`` (' on child1') says which host a port clash is on.
+    """
+    errors, seen = [], {"name": {}, "path": {}, "port": {}}
+    for label, item in zip(labels, items):
+        for field, value in (("name", item["name"]), ("path", app_rules.app_path(item)), ("port", item["port"])):
+            problem = app_rules.first_use(seen[field], value, label, field, where if field == "port" else "")
+            if problem:
+                errors.append(f"{label}.{field}: {problem}")
+        errors += [f"{label}.{field}: {message}" for field, message in container_problems(item)]
+    return errors
+
+
+def bind_address_problem(address) -> str | None:
+    problem = app_rules.ip_problem(address)
+    if problem:
+        return problem + "; set it to an IP of this host that the proxy reaches it at"
+    ip = ipaddress.ip_address(str(address))
+    if ip.is_unspecified or ip.is_loopback:
+        return f"{address!r} is not an address the proxy reaches this host at (all addresses or loopback); set one IP of this host"
+    return None
+
+
+def forwarded_problems(addresses: list[str]) -> list[str]:
+    problems = []
+    for address in addresses:
+        try:
+            ipaddress.ip_network(str(address), strict=False)
+        except ValueError:
+            problems.append(f"{address!r} is not an IP address or network; uvicorn does not resolve names, so list the proxy's IPs.")
+    return problems
