@@ -54,12 +54,16 @@ def test_app_sees_the_browser_behind_the_proxy(browser, app_url, own_address, ma
         tab.close()
 
 
-def test_control_browser_by_another_name_gets_the_users_default_site(browser, other_name_url, artifacts):
+def test_control_browser_by_another_name_gets_the_users_default_site(browser, other_name_url, master_address,
+                                                                     artifacts):
+    """The same browser check by the master's bare address: the shop has no
+    app path (404), and its front page is what that name gets."""
     tab = Tab(browser, timeout_s=10)
     try:
         assert not tab.open(other_name_url), "the browser check passes on a server without the app"
-        tab.screenshot(str(artifacts / "standalone-other-name.png"))
         assert "404 Not Found" in tab.text(), tab.seen()
+        assert tab.open(f"http://{master_address}/", text="shop front page"), tab.seen()
+        tab.screenshot(str(artifacts / "standalone-other-name.png"))
     finally:
         tab.close()
 
