@@ -78,5 +78,5 @@ def test_control_websocket_by_another_name_is_the_default_sites_404(other_name_u
 
 
 def test_control_page_by_another_name_is_the_default_sites_404(other_name_url):
-    status, body, _ = http_get(other_name_url)
+    status, body = http_get(other_name_url)[:2]
     assert status == 404 and "<title>Streamlit</title>" not in body, (status, body[:200])
