@@ -23,7 +23,7 @@ def nginx_proxy_apps(apps):
 
 
 def nginx_proxy_sizing(settings, nginx):
-    values, _ = _normalized(settings)
+    values = _normalized(settings)[0]
     count = rules.workers(values["nginx_proxy_worker_processes"], nginx["cpus"])
     size = rules.sizing(values["nginx_proxy_expected_sessions"], count, values["nginx_proxy_reuseport"],
                         values.get("nginx_proxy_worker_connections"), values.get("nginx_proxy_worker_rlimit_nofile"))

@@ -13,8 +13,8 @@ description:
     run that has nothing to do costs one round trip per host instead of one per question.
   - Packages come from dpkg's database (C(dpkg-query)), so no C(python3-apt) is needed.
   - Works on hosts as minimal as a Debian minbase with C(python3) and nothing else.
-version_added: 1.0.0
-author: streamlit_ops maintainers
+version_added: "1.0.0"
+author: streamlit_ops maintainers (!UNKNOWN)
 options:
   packages:
     description: Debian package names whose installed state to report.
@@ -33,7 +33,7 @@ options:
     type: bool
     default: false
   nginx_marker:
-    description: A text whose presence in O(nginx_main_config) RV(nginx.main_config_marker) reports.
+    description: A text whose presence in O(nginx_main_config) RV(nginx) reports as C(main_config_marker).
     type: str
   nginx_configured:
     description: Also read the worker settings Nginx would load, from C(nginx -T) (see RV(nginx)).
@@ -53,8 +53,10 @@ options:
     default: /etc/os-release
 attributes:
   check_mode:
+    description: Reads only, so it runs in check mode too.
     support: full
   diff_mode:
+    description: Returns no diff; there is nothing to change.
     support: none
 """
 
@@ -184,7 +186,7 @@ def nginx_master_pid(pid_file):
 
 def stock_md5(module):
     """The MD5 dpkg records for Debian's nginx.conf, '' when nginx-common is not installed."""
-    rc, out, _ = module.run_command(["dpkg-query", "--show", "--showformat=${Conffiles}", NGINX_CONFFILE_PACKAGE])
+    rc, out, dummy = module.run_command(["dpkg-query", "--show", "--showformat=${Conffiles}", NGINX_CONFFILE_PACKAGE])
     if rc != 0:
         return ""
     match = re.search(r"^\s*" + re.escape(NGINX_CONFFILE) + r"\s+([0-9a-f]{32})\b", out, re.M)
@@ -194,7 +196,7 @@ def stock_md5(module):
 def nginx_version(module):
     if not os.path.exists(NGINX_BINARY):
         return ""
-    _, out, err = module.run_command([NGINX_BINARY, "-v"])
+    dummy, out, err = module.run_command([NGINX_BINARY, "-v"])
     match = re.search(r"nginx/([0-9.]+)", err + out)
     return match.group(1) if match else ""
 
@@ -203,7 +205,7 @@ def configured_workers(module):
     """The worker settings of the configuration Nginx would load, None when it cannot be read."""
     if not os.path.exists(NGINX_BINARY):
         return None
-    rc, out, _ = module.run_command([NGINX_BINARY, "-T"])
+    rc, out, dummy = module.run_command([NGINX_BINARY, "-T"])
     if rc != 0:
         return None
     found = {}

@@ -135,7 +135,7 @@ def plan(given: dict, children: list[str], hosts: dict, masters_ipv4: list[str],
     ``cookie_secrets`` is what to keep and ``cookie_secrets_changed`` whether
     that differs from what was kept.
     """
-    site, nginx, _ = _settings(given)
+    site, nginx = _settings(given)[:2]
     origins = public_origins(site.get("streamlit_ops_public_url"), nginx)
     kept = kept_secrets(kept_text or "")
     result = {"children": {h: {"containers": [], "labels": []} for h in children}, "proxy_apps": [], "cookie_secrets": {}}

@@ -43,7 +43,7 @@ def option_problem(name, value) -> str | None:
         field = MANAGED_OPTIONS[name]
         fix = f"use {field}" if not field.startswith("nothing") else f"remove it ({field.split(': ', 1)[1]})"
         return f"{name!r} is set by the collection; {fix}"
-    kind, multiple, _ = OPTIONS[name]
+    kind, multiple = OPTIONS[name][:2]
     if multiple:
         items = value if isinstance(value, list) else [value]
         if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip() for v in items) or any(

@@ -118,7 +118,7 @@ def _status_of(head: bytes) -> int:
 def _check_accept(head: bytes, key: str) -> None:
     expected = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
     for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.decode("latin-1").partition(":")
+        name, dummy, value = line.decode("latin-1").partition(":")
         if name.strip().lower() == "sec-websocket-accept" and value.strip() == expected:
             return
     raise ValueError(f"101 without a valid Sec-WebSocket-Accept: {head[:400]!r}")

@@ -79,7 +79,7 @@ def test_check_fills_defaults_converts_types_and_names_each_field(tmp_path):
     values, problems = specs.check(options, {"port": "8501", "file": "~/x", "items": [{"name": "a"}]})
     assert problems == []
     assert values == {"port": 8501, "sticky": "cookie", "file": str(pathlib.Path.home() / "x"), "items": [{"name": "a"}]}
-    _, problems = specs.check(options, {"port": "x", "sticky": "sticky", "secret": "s3cret", "items": [{}, {"nme": 1}], "prt": 1}, "app")
+    problems = specs.check(options, {"port": "x", "sticky": "sticky", "secret": "s3cret", "items": [{}, {"nme": 1}], "prt": 1}, "app")[1]
     assert problems == [
         "app.prt: is not a known field; did you mean 'port'?",
         "app.port: 'x' is not a whole number (The port).",

@@ -291,6 +291,7 @@ def test_sticky_cookie_and_strict_origins_in_the_location(rendered, shape):
         else:
             assert conditions == []
     # An add_header in a location would drop the server's (HSTS, or a user's).
+
     def directives(block):
         for d in block:
             yield d["directive"]
@@ -391,7 +392,6 @@ def test_managed_header_without_timestamp(rendered, shape, name):
     head = text.splitlines()[:3]
     assert head[0].startswith("#") and any("Ansible managed" in line for line in head), head
     assert not re.search(r"\d{4}-\d{2}-\d{2}|\d{2}:\d{2}:\d{2}", text)
-
 
 
 # --- nginx.conf ------------------------------------------------------------------------------------
@@ -751,7 +751,7 @@ def live(rendered, tmp_path, certificate):
     snippet.write_text(snippet.read_text().replace(f"{log} streamlit_ops_deploy;", f"{log} uidtest;"))
     process = subprocess.Popen([*argv, "-g", "daemon off;"], stderr=subprocess.PIPE, text=True)
     try:
-        for _ in range(100):
+        for dummy in range(100):
             try:
                 socket.create_connection(("127.0.0.1", https_port), timeout=1).close()
                 break
@@ -794,7 +794,7 @@ def _route_cookie(headers: dict) -> str:
 def test_live_cookie_is_sticky_from_the_first_request(live):
     served = []
     for client in range(12):
-        status, headers, _ = _request(live, "GET", f"/live/?client={client}")
+        status, headers, dummy = _request(live, "GET", f"/live/?client={client}")
         assert status == 200
         first, cookie = headers["x-backend"], _route_cookie(headers)
         attributes = headers["set-cookie"].lower()
@@ -803,7 +803,7 @@ def test_live_cookie_is_sticky_from_the_first_request(live):
             assert flag in attributes, attributes
         later = [_request(live, "GET", f"/live/static/{n}.js", cookie)[1]["x-backend"] for n in range(4)]
         # The upload goes where the session is, the whole point of stickiness.
-        status, headers, _ = _request(live, "PUT", "/live/_stcore/upload_file/s/f", cookie, body=b"x" * 1000)
+        status, headers, dummy = _request(live, "PUT", "/live/_stcore/upload_file/s/f", cookie, body=b"x" * 1000)
         assert (status, set(later), headers["x-backend"]) == (204, {first}, first)
         served.append(first)
     # Both children serve someone: the pinning above is not one child for all.
@@ -834,7 +834,7 @@ def test_live_dead_child_is_skipped_fast(live):
     dead = live.backends[0]
     dead.stop()
     start = time.monotonic()
-    status, headers, _ = _request(live, "GET", "/live/", pinned[dead.name])
+    status, headers, dummy = _request(live, "GET", "/live/", pinned[dead.name])
     elapsed = time.monotonic() - start
     # hash ... consistent moves the dead child's share to the live one.
     assert (status, headers["x-backend"]) == (200, "b2")
@@ -853,7 +853,7 @@ def test_live_strict_origins_refuse_foreign_websockets(live):
     assert handshake("https://evil.example.test") == (403, False)
     assert handshake(None) == (403, False)
     # Not an upgrade: Origin plays no part.
-    status, _, _ = _request(live, "GET", "/strict/", headers={"Origin": "https://evil.example.test"})
+    status, dummy, dummy2 = _request(live, "GET", "/strict/", headers={"Origin": "https://evil.example.test"})
     assert status == 200
     # An app without origins takes any Origin, as Streamlit's own default does.
     assert probe(f"wss://apps.example.test:{live.https_port}/live/_stcore/stream", connect_address="127.0.0.1",
@@ -875,18 +875,18 @@ def test_live_probe_reports_a_self_signed_certificate(live):
 
 def test_live_redirects_and_hsts(live):
     # Nginx's own redirect is relative: it survives port mapping and NAT.
-    status, headers, _ = _request(live, "GET", "/live")
+    status, headers, dummy = _request(live, "GET", "/live")
     assert (status, headers["location"]) == (301, "/live/")
     # A change of scheme must be absolute: same name, the HTTPS port.
-    status, headers, _ = _request(live, "GET", "/live/x?y=1", tls=False)
+    status, headers, dummy = _request(live, "GET", "/live/x?y=1", tls=False)
     assert (status, headers["location"]) == (301, f"https://apps.example.test:{live.https_port}/live/x?y=1")
     assert "strict-transport-security" not in headers
     # HSTS on every HTTPS answer, from the server level: a 200 through the
     # locations, the 301 and the strict app's 403.
     assert _request(live, "GET", "/live/")[1]["strict-transport-security"] == "max-age=300"
     assert _request(live, "GET", "/live")[1]["strict-transport-security"] == "max-age=300"
-    status, headers, _ = _request(live, "GET", "/strict/_stcore/stream",
-                                  headers={"Upgrade": "websocket", "Connection": "Upgrade", "Origin": "https://evil.example.test"})
+    status, headers, dummy = _request(live, "GET", "/strict/_stcore/stream",
+                                      headers={"Upgrade": "websocket", "Connection": "Upgrade", "Origin": "https://evil.example.test"})
     assert (status, headers["strict-transport-security"]) == (403, "max-age=300")
 
 

@@ -17,12 +17,12 @@ def good(**over):
     return app
 
 
-def errors(*apps, hosts=HOSTS, **settings):
-    return site.errors({"streamlit_ops_apps": list(apps), **settings}, CHILDREN, hosts, MASTERS)
+def errors(*apps, hosts=None, **settings):
+    return site.errors({"streamlit_ops_apps": list(apps), **settings}, CHILDREN, hosts or HOSTS, MASTERS)
 
 
-def plan(*apps, kept="", hosts=HOSTS, **settings):
-    return site.plan({"streamlit_ops_apps": list(apps), **settings}, CHILDREN, hosts, MASTERS, kept)
+def plan(*apps, kept="", hosts=None, **settings):
+    return site.plan({"streamlit_ops_apps": list(apps), **settings}, CHILDREN, hosts or HOSTS, MASTERS, kept)
 
 
 def test_good_apps_pass():
@@ -48,19 +48,25 @@ def test_the_remove_playbook_needs_no_apps():
         ({"streamlit_ops_apps": "demo"}, "streamlit_ops_apps: must be a list of dicts"),
         ({"streamlit_ops_apps": [good()], "streamlit_ops_origin_policy": "closed"}, "streamlit_ops_origin_policy: 'closed' is not one of open, strict"),
         ({"streamlit_ops_apps": [good()], "streamlit_ops_colour": 1}, "streamlit_ops_colour: is not a known variable"),
-        ({"streamlit_ops_apps": [good()], "streamlit_app_health_timeot": 1}, "streamlit_app_health_timeot: is not a known variable; did you mean 'streamlit_app_health_timeout'?"),
+        ({"streamlit_ops_apps": [good()], "streamlit_app_health_timeot": 1},
+         "streamlit_app_health_timeot: is not a known variable; did you mean 'streamlit_app_health_timeout'?"),
         ({"streamlit_ops_apps": [good()], "streamlit_app_health_timeout": "long"}, "streamlit_app_health_timeout: 'long' is not a whole number"),
         ({"streamlit_ops_apps": [good(hosts=[])]}, "streamlit_ops_apps[0].hosts: must be a non-empty list"),
         ({"streamlit_ops_apps": [good(hosts=["child9"])]}, "streamlit_ops_apps[0].hosts: child9 not in the group streamlit_children"),
         ({"streamlit_ops_apps": [good(hosts=["child1", "child1"])]}, "streamlit_ops_apps[0].hosts: lists a host twice"),
         ({"streamlit_ops_apps": [good(origin_policy="strict")]}, "streamlit_ops_apps[0].origin_policy: strict needs a public origin"),
         ({"streamlit_ops_apps": [good()], "streamlit_ops_origin_policy": "strict"}, "streamlit_ops_apps[0].streamlit_ops_origin_policy: strict needs"),
-        ({"streamlit_ops_apps": [good()], "streamlit_ops_origin_policy": "strict", "nginx_proxy_server_name": "*.example.com"}, "streamlit_ops_apps[0].streamlit_ops_origin_policy: strict"),
-        ({"streamlit_ops_apps": [good()], "streamlit_ops_public_url": "apps.example.com"}, "streamlit_ops_public_url: 'apps.example.com' is not 'http(s)://host[:port]'"),
-        ({"streamlit_ops_apps": [good()], "streamlit_ops_public_url": "https://apps.example.com/app/"}, "streamlit_ops_public_url: 'https://apps.example.com/app/'"),
-        ({"streamlit_ops_apps": [good()], "streamlit_ops_public_url": "https://apps.example.com:99999"}, "streamlit_ops_public_url: 'https://apps.example.com:99999'"),
+        ({"streamlit_ops_apps": [good()], "streamlit_ops_origin_policy": "strict", "nginx_proxy_server_name": "*.example.com"},
+         "streamlit_ops_apps[0].streamlit_ops_origin_policy: strict"),
+        ({"streamlit_ops_apps": [good()], "streamlit_ops_public_url": "apps.example.com"},
+         "streamlit_ops_public_url: 'apps.example.com' is not 'http(s)://host[:port]'"),
+        ({"streamlit_ops_apps": [good()], "streamlit_ops_public_url": "https://apps.example.com/app/"},
+         "streamlit_ops_public_url: 'https://apps.example.com/app/'"),
+        ({"streamlit_ops_apps": [good()], "streamlit_ops_public_url": "https://apps.example.com:99999"},
+         "streamlit_ops_public_url: 'https://apps.example.com:99999'"),
         ({"streamlit_ops_apps": [good(), good(path="/other/", port=8502)]}, "streamlit_ops_apps[1].name: 'demo' is already used by streamlit_ops_apps[0]"),
-        ({"streamlit_ops_apps": [good(hosts=["child1"]), good(name="b", path="/demo/", hosts=["child2"])]}, "streamlit_ops_apps[1].path: '/demo/' is already used by streamlit_ops_apps[0]"),
+        ({"streamlit_ops_apps": [good(hosts=["child1"]), good(name="b", path="/demo/", hosts=["child2"])]},
+         "streamlit_ops_apps[1].path: '/demo/' is already used by streamlit_ops_apps[0]"),
     ],
 )
 def test_site_rules(given, start):

@@ -5,8 +5,6 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from ansible_collections.streamlit_ops.deploy.plugins.filter.streamlit_app import streamlit_app_env
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import streamlit_env
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.streamlit_options import OPTIONS

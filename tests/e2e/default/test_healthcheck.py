@@ -40,6 +40,6 @@ def test_container_is_healthy_with_its_own_check(deployed):
 
 @pytest.mark.parametrize("wrong", ["/streamlitApp/not-here/_stcore/health", "/other/_stcore/health"])
 def test_health_check_fails_for_a_wrong_base_path(deployed, wrong):
-    child, test, _ = deployed
+    child, test, dummy = deployed
     result = run_check(child, test, "/streamlitApp/_stcore/health", wrong)
     assert result.returncode != 0, result.stdout + result.stderr

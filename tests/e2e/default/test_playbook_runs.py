@@ -26,7 +26,8 @@ def inventory():
 
 @pytest.fixture(scope="module")
 def hosts(inventory):
-    out = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", inventory, "--list"], capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", inventory, "--list"],
+                         capture_output=True, text=True, check=True, timeout=120)
     data = json.loads(out.stdout)
     master = data["streamlit_master"]["hosts"][0]
     return {
@@ -101,7 +102,7 @@ BAD_INPUT = {
 def test_bad_input_fails_naming_the_field_before_any_change(inventory, hosts, case):
     make, field = BAD_INPUT[case]
     before = host_state(hosts)
-    rc, out, _ = playbook(inventory, apps=make(hosts["apps"]))
+    rc, out, dummy = playbook(inventory, apps=make(hosts["apps"]))
     assert rc != 0, out[-3000:]
     assert field in out, out[-3000:]
     assert host_state(hosts) == before
@@ -113,7 +114,7 @@ def test_master_limits_fail_before_the_children_change(inventory, hosts):
     same run would also change every child's container."""
     apps = _bad(hosts["apps"], 0, env={"TEST_ROUND": "limits"})
     before = host_state(hosts)
-    rc, out, _ = playbook(inventory, "-e", "nginx_proxy_worker_rlimit_nofile=1000000", apps=apps)
+    rc, out, dummy = playbook(inventory, "-e", "nginx_proxy_worker_rlimit_nofile=1000000", apps=apps)
     assert rc != 0, out[-3000:]
     assert "nginx_proxy_worker_rlimit_nofile 1000000 is above the hard open-file limit" in out, out[-3000:]
     assert host_state(hosts) == before

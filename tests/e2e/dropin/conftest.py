@@ -13,10 +13,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from settings import scenario_env  # noqa: E402  (tests/e2e is on the path, see ../conftest.py)
 
 
-
-
-
-
 @pytest.fixture(scope="session")
 def user_site_url() -> str:
     return scenario_env("STREAMLIT_OPS_USER_SITE_URL", "the user's own server on the master")

@@ -15,12 +15,12 @@ def test_browser_loads_the_app_through_the_users_server(app_url, artifacts):
 
 def test_the_users_server_level_header_reaches_app_responses(app_url, direct_app_url):
     for url in (app_url, app_url + "_stcore/health"):
-        status, _, headers = http_get(url)
+        status, dummy, headers = http_get(url)
         assert status == 200, (url, status)
         assert headers.get(HEADER) == "existing.test", (url, headers)
     # Control: the app itself sends no such header, so it can only come from
     # the user's server, and the check sees its absence.
-    status, _, headers = http_get(direct_app_url)
+    status, dummy, headers = http_get(direct_app_url)
     assert status == 200, status
     assert HEADER not in headers, headers
 
@@ -29,5 +29,5 @@ def test_the_users_own_location_still_answers(user_site_url, app_url):
     status, body, headers = http_get(user_site_url)
     assert (status, body, headers.get(HEADER)) == (200, USER_PAGE, "existing.test")
     # Control: the app's location answers with something else.
-    status, body, _ = http_get(app_url)
+    status, body, dummy = http_get(app_url)
     assert status == 200 and body != USER_PAGE

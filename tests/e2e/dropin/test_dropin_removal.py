@@ -38,7 +38,7 @@ def deployed(master, children):
     assert all(containers(child, f"label={LABEL}") for child in children), before
     assert all(APP_IMAGE in images(child) for child in children), before
     assert all(snapshot(child, [CHILD_SECRETS])[CHILD_SECRETS][0] == "file" for child in children), before
-    kinds = {path: kind for path, (kind, _) in snapshot(master, [SNIPPET, MASTER_STATE]).items()}
+    kinds = {path: kind for path, (kind, dummy) in snapshot(master, [SNIPPET, MASTER_STATE]).items()}
     assert kinds == {SNIPPET: "file", MASTER_STATE: "dir"}, kinds
     return before
 
@@ -69,7 +69,7 @@ def test_check_mode_reports_the_removal_and_changes_nothing(inventory, master, c
 
 
 def test_removal_takes_out_what_was_deployed_and_nothing_else(inventory, master, children, user_files_before,
-                                                             user_site_url, app_url, artifacts, deployed):
+                                                              user_site_url, app_url, artifacts, deployed):
     rc, out, changed = playbook("remove.yml", inventory, *IMAGES)
     assert rc == 0, out[-3000:]
     assert changed[master] >= 1 and all(changed[child] >= 1 for child in children), changed
@@ -85,7 +85,7 @@ def test_removal_takes_out_what_was_deployed_and_nothing_else(inventory, master,
         assert snapshot(child, [CHILD_STATE]) == {CHILD_STATE: ["absent", None]}, child
 
     gone = snapshot(master, COLLECTION_FILES)
-    assert {path: kind for path, (kind, _) in gone.items() if path != SNIPPET} == {
+    assert {path: kind for path, (kind, dummy) in gone.items() if path != SNIPPET} == {
         path: "absent" for path in COLLECTION_FILES if path != SNIPPET}, gone
     # The user's server still includes the snippet: it stays, without locations.
     stub = on(master, "cat", SNIPPET).stdout
@@ -115,7 +115,7 @@ def test_a_second_removal_changes_nothing(inventory, master, children):
 
 
 def test_site_deploys_again_after_the_removal(inventory, master, user_files_before, app_url, artifacts):
-    rc, out, _ = playbook("site.yml", inventory)
+    rc, out, dummy = playbook("site.yml", inventory)
     assert rc == 0, out[-3000:]
     assert snapshot(master, user_files_before) == user_files_before
     result = browser_session(app_url, screenshot=str(artifacts / "dropin-redeployed.png"), timeout_s=45)

@@ -67,7 +67,7 @@ class Tab:
         def act():
             slider = self.page.get_by_role("slider", name="Multiplier")
             slider.focus()
-            for _ in range(presses):
+            for dummy in range(presses):
                 slider.press("ArrowRight")
             self.page.get_by_text(f"Result: {6 * (2 + presses)}", exact=True).wait_for(timeout=self.wait_ms)
         return self._try(act)

@@ -168,4 +168,3 @@ def _element_text(element) -> str:
 
 def fresh_session(app_url: str, cafile: str | None = None, upload_size: int | None = None, **kwargs) -> Session:
     return StreamlitClient(app_url, cafile=cafile, **kwargs).session(upload_size)
-

@@ -29,7 +29,7 @@ MIB = 1024 * 1024
 
 
 def count_uploads(url, cafile, sessions=SESSIONS, size=SMALL):
-    results = [fresh_session(url, cafile=cafile, upload_size=size) for _ in range(sessions)]
+    results = [fresh_session(url, cafile=cafile, upload_size=size) for dummy in range(sessions)]
     return Counter(r.upload for r in results), results
 
 
@@ -70,7 +70,9 @@ def test_control_40_mb_over_a_30_mb_app_is_refused(strict_url, cafile, apps):
 def round_robin(inventory, apps):
     """The main app redeployed with sticky: none, and the inventory's apps restored after."""
     changed = copy.deepcopy(apps)
-    next(a for a in changed if a["name"] == "main")["sticky"] = "none"
+    for app in changed:
+        if app["name"] == "main":
+            app["sticky"] = "none"
     rc, out = site(inventory, changed)
     assert rc == 0, out[-3000:]
     try:
