@@ -37,10 +37,10 @@ TASK_BANNER = re.compile(r"^TASK \[", re.M)
 PROFILE_LINE = re.compile(r"^(.+?) -+ (\d+\.\d+)s$", re.M)
 APP_TEXT = "Hello from Streamlit ops"
 
-# The site playbook's inventory variables the bench sets, in this one place.
-# 1.0.0 renames streamlit_apps to streamlit_ops_apps (issue 10); the bench
-# sets no other site variable (each child's address is found by the playbook).
-APPS_VAR = "streamlit_apps"
+# The site playbook's inventory variables the bench sets, in this one place:
+# only the apps (1.0.0 interface). No streamlit_app_bind_address, so the
+# playbook finds each child's address itself, as for a user who sets none.
+APPS_VAR = "streamlit_ops_apps"
 
 
 def from_scenario(workdir: Path) -> dict:
