@@ -26,6 +26,7 @@ $(BIN)/ansible-playbook: requirements.txt
 	touch $@
 
 $(NEWEST_BIN)/ansible-playbook: requirements-newest.txt
+	@test -x $(PYTHON_NEWEST) || { echo "No Python 3.12 at $(PYTHON_NEWEST): make test PYTHON_NEWEST=/path/to/python3.12" >&2; exit 1; }
 	$(PYTHON_NEWEST) -m venv $(NEWEST)
 	$(NEWEST_BIN)/pip install -q -r requirements-newest.txt
 	touch $@
