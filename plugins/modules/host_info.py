@@ -51,13 +51,8 @@ options:
     description: The file that names the Debian release.
     type: path
     default: /etc/os-release
-attributes:
-  check_mode:
-    description: Reads only, so it runs in check mode too.
-    support: full
-  diff_mode:
-    description: Returns no diff; there is nothing to change.
-    support: none
+extends_documentation_fragment:
+  - streamlit_ops.deploy.read_only
 """
 
 EXAMPLES = r"""

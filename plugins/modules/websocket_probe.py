@@ -58,13 +58,8 @@ options:
     description: Seconds allowed for the connection and for the answer.
     type: int
     default: 10
-attributes:
-  check_mode:
-    description: Can run in check mode; the handshake is made then too, since it changes nothing.
-    support: full
-  diff_mode:
-    description: Returns no diff; there is nothing to change.
-    support: none
+extends_documentation_fragment:
+  - streamlit_ops.deploy.read_only
 """
 
 EXAMPLES = r"""
