@@ -10,8 +10,8 @@
      .cache/bench/user, which has no ansible.cfg, with none of our ANSIBLE_*
      settings: only ANSIBLE_COLLECTIONS_PATH, which finds our collection (the
      ansible package's collections are found in the venv as ever). So Ansible's
-     defaults apply: no fact cache, 5 forks, no pipelining, interpreter
-     discovery.
+     defaults apply, but for what the playbooks set themselves: no fact
+     cache, 5 forks, interpreter discovery.
    - checkout: ``ansible-playbook site.yml`` from the checkout with its
      ansible.cfg (fact cache of the bench's own, pipelining, 20 forks).
    The floor of each is ``ansible -m ping`` of the same hosts the same way:
