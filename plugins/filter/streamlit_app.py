@@ -35,6 +35,10 @@ def streamlit_app_containers(containers):
     return [specs.normalize(_item_options(), dict(c)) for c in containers or []]
 
 
+def streamlit_app_settled_images(containers, running):
+    return rules.settled_images(streamlit_app_containers(containers), list(running or []))
+
+
 def streamlit_app_env(container, forwarded_allow_ips=()):
     return streamlit_env.container_env(specs.normalize(_item_options(), dict(container)), list(forwarded_allow_ips or []))
 
@@ -45,4 +49,5 @@ class FilterModule:
             "streamlit_app_containers": streamlit_app_containers,
             "streamlit_app_env": streamlit_app_env,
             "streamlit_app_errors": streamlit_app_errors,
+            "streamlit_app_settled_images": streamlit_app_settled_images,
         }

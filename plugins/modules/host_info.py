@@ -28,6 +28,10 @@ options:
     type: list
     elements: path
     default: []
+  addresses:
+    description: Also read the host's IPv4 addresses (see RV(addresses)), as C(ip) from iproute2 reports them.
+    type: bool
+    default: false
   nginx:
     description: Also read the Nginx facts (see RV(nginx)).
     type: bool
@@ -77,6 +81,12 @@ paths:
   description: Each path of O(paths) with C(exists), C(isreg), C(isdir), C(islnk), C(lnk_target), C(checksum) and C(md5).
   returned: always
   type: dict
+addresses:
+  description:
+    - With O(addresses), C(default_ipv4) (the source address of the route to the internet, as Ansible's
+      C(ansible_default_ipv4) has it; empty without a default route) and C(all_ipv4) (every IPv4 address but loopback).
+  returned: when O(addresses) is true
+  type: dict
 nginx:
   description:
     - With O(nginx), C(binary) (whether C(/usr/sbin/nginx) exists), C(version), C(running) and C(pid) of the master
@@ -108,6 +118,7 @@ MAX_HASHED_BYTES = 16 * 1024 * 1024
 ARGUMENT_SPEC = {
     "packages": {"type": "list", "elements": "str", "default": []},
     "paths": {"type": "list", "elements": "path", "default": []},
+    "addresses": {"type": "bool", "default": False},
     "nginx": {"type": "bool", "default": False},
     "nginx_marker": {"type": "str"},
     "nginx_configured": {"type": "bool", "default": False},
@@ -196,6 +207,18 @@ def nginx_version(module):
     return match.group(1) if match else ""
 
 
+def addresses(module):
+    """The default route's source address and every non-loopback IPv4 address."""
+    ip = module.get_bin_path("ip")
+    if not ip:
+        return {"default_ipv4": "", "all_ipv4": []}
+    dummy, route, dummy2 = module.run_command([ip, "-4", "-o", "route", "get", "8.8.8.8"])
+    default = re.search(r"\bsrc (\d+\.\d+\.\d+\.\d+)", route)
+    dummy, out, dummy2 = module.run_command([ip, "-4", "-o", "addr", "show"])
+    found = re.findall(r"\binet (\d+\.\d+\.\d+\.\d+)/", out)
+    return {"default_ipv4": default.group(1) if default else "", "all_ipv4": [a for a in found if not a.startswith("127.")]}
+
+
 def configured_workers(module):
     """The worker settings of the configuration Nginx would load, None when it cannot be read."""
     if not os.path.exists(NGINX_BINARY):
@@ -248,6 +271,8 @@ def main():
         "apt_lists": apt_lists_present(),
         "paths": {path: path_info(path) for path in params["paths"]},
     }
+    if params["addresses"]:
+        result["addresses"] = addresses(module)
     if params["nginx"]:
         result["nginx"] = nginx_facts(module, params)
     module.exit_json(**result)

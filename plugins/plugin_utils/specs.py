@@ -21,6 +21,8 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import ArgumentTypeError, ArgumentValueError
 
 COLLECTION = Path(__file__).resolve().parents[2]
+# libyaml's loader when PyYAML has it: every task that checks input reads a spec.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 TYPE_WORDS = {
     "int": "a whole number",
@@ -35,7 +37,7 @@ TYPE_WORDS = {
 
 @functools.lru_cache(maxsize=None)
 def _load(relative: str) -> dict:
-    return yaml.safe_load((COLLECTION / relative).read_text(encoding="utf-8"))["argument_specs"]
+    return yaml.load((COLLECTION / relative).read_text(encoding="utf-8"), Loader=LOADER)["argument_specs"]
 
 
 def role_options(role: str, entry: str | None = "main") -> dict:

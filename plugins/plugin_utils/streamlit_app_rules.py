@@ -199,3 +199,26 @@ def forwarded_problems(addresses: list[str]) -> list[str]:
         except ValueError:
             problems.append(f"{address!r} is not an IP address or network; uvicorn does not resolve names, so list the proxy's IPs.")
     return problems
+
+
+def settled_images(items: list[dict], running: list[dict]) -> list[str]:
+    """The images a container of this role already runs as the apps want them.
+
+    Docker refuses to untag an image a container uses, so such an image is on
+    the host; with an archive, the container's image ID must be the archive's.
+    ``running`` are the role's containers as docker_host_info lists them
+    (``Image`` is the reference a container was created from).
+    """
+    settled = []
+    for image in dict.fromkeys(item["image"] for item in items):
+        apps = [item for item in items if item["image"] == image]
+        if any(app["pull"] == "always" for app in apps):
+            continue
+        archive = next((app["image_archive"] for app in apps if app.get("image_archive")), None)
+        try:
+            wanted = archive_image_id(archive, image) if archive else None
+        except (ArchiveError, OSError):
+            continue
+        if any(c.get("Image") == image and wanted in (None, c.get("ImageID")) for c in running):
+            settled.append(image)
+    return settled

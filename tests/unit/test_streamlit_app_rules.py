@@ -186,3 +186,19 @@ def test_forwarded_allow_ips_are_ips_or_networks():
 
 def test_no_containers_is_fine_for_the_role():
     assert role() == []
+
+
+def test_an_image_a_container_runs_as_wanted_is_settled(tmp_path):
+    from ansible_collections.streamlit_ops.deploy.plugins.filter.streamlit_app import streamlit_app_settled_images
+
+    archive = docker_archive(tmp_path / "a.tar", "demo:1.0", config=b"{}")
+    import hashlib
+    archive_id = "sha256:" + hashlib.sha256(b"{}").hexdigest()
+    running = [{"Image": "demo:1.0", "ImageID": archive_id}, {"Image": "other:2", "ImageID": "sha256:x"}]
+    apps = [good(image_archive=archive), good(name="b", path="/b/", port=8502, image="other:2"),
+            good(name="c", path="/c/", port=8503, image="third:3")]
+    assert streamlit_app_settled_images(apps, running) == ["demo:1.0", "other:2"]
+    # Controls: another image ID than the archive's, pull always, no container.
+    assert streamlit_app_settled_images(apps, [dict(running[0], ImageID="sha256:old")]) == []
+    assert streamlit_app_settled_images([good(image="other:2", pull="always")], running) == []
+    assert streamlit_app_settled_images(apps, []) == []

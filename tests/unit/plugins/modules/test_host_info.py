@@ -1,0 +1,112 @@
+"""host_info against files and command answers made for the test: what each
+role decides on is read right, and a missing thing reads as missing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+
+import pytest
+
+from ansible_collections.streamlit_ops.deploy.plugins.modules import host_info
+
+DPKG = (
+    "docker.io ii \n"
+    "python3-apt un \n"
+)
+CONFFILES = " /etc/nginx/nginx.conf e5398edc0b51497dba606859fb13a86e\n /etc/nginx/mime.types 0123\n"
+ROUTE = "8.8.8.8 via 10.0.0.1 dev eth0 src 10.0.0.21 uid 0 \\    cache\n"
+ADDRS = ("1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever\n"
+         "2: eth0    inet 10.0.0.21/24 brd 10.0.0.255 scope global eth0\\       valid_lft forever\n"
+         "3: eth1    inet 192.168.5.4/24 scope global eth1\\       valid_lft forever\n")
+
+
+class FakeModule:
+    """Answers the commands host_info runs; records them."""
+
+    def __init__(self, answers: dict):
+        self.answers = answers
+        self.ran = []
+
+    def run_command(self, argv):
+        self.ran.append(argv)
+        key = os.path.basename(argv[0])
+        if key == "nginx":
+            key = "nginx " + argv[1]
+        return self.answers.get(key, (1, "", "not found"))
+
+    def get_bin_path(self, name):
+        return f"/usr/sbin/{name}" if name in self.answers else None
+
+    def fail_json(self, **kwargs):
+        raise AssertionError(kwargs)
+
+
+def test_packages_come_from_dpkg_and_unknown_ones_read_as_missing():
+    module = FakeModule({"dpkg-query": (1, DPKG, "dpkg-query: no packages found matching docker-ce")})
+    assert host_info.installed_packages(module, ["docker.io", "python3-apt", "docker-ce"]) == {
+        "docker.io": True, "python3-apt": False, "docker-ce": False}
+    # Control: a dpkg-query that breaks is an error, not "nothing installed".
+    with pytest.raises(AssertionError):
+        host_info.installed_packages(FakeModule({"dpkg-query": (2, "", "database locked")}), ["docker.io"])
+
+
+def test_paths_report_kind_link_target_and_checksums(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("content\n")
+    (tmp_path / "link").symlink_to(target)
+    info = host_info.path_info(str(target))
+    assert (info["exists"], info["isreg"], info["islnk"]) == (True, True, False)
+    assert info["checksum"] == hashlib.sha1(b"content\n").hexdigest()
+    assert info["md5"] == hashlib.md5(b"content\n").hexdigest()
+    link = host_info.path_info(str(tmp_path / "link"))
+    assert (link["islnk"], link["lnk_target"]) == (True, str(target))
+    assert host_info.path_info(str(tmp_path / "missing"))["exists"] is False
+    assert host_info.path_info(str(tmp_path))["isdir"] is True
+
+
+def test_addresses_are_the_default_routes_source_and_every_ipv4_but_loopback():
+    module = FakeModule({"ip": (0, "", "")})
+    answers = iter([(0, ROUTE, ""), (0, ADDRS, "")])
+    module.run_command = lambda argv: next(answers)
+    assert host_info.addresses(module) == {"default_ipv4": "10.0.0.21", "all_ipv4": ["10.0.0.21", "192.168.5.4"]}
+    # Control: no default route leaves the default address empty.
+    answers = iter([(2, "", "RTNETLINK answers: Network is unreachable"), (0, ADDRS, "")])
+    assert host_info.addresses(module)["default_ipv4"] == ""
+
+
+def test_nginx_facts_read_the_master_its_limits_and_who_owns_nginx_conf(tmp_path):
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        pid_file = tmp_path / "nginx.pid"
+        pid_file.write_text(f"{sleeper.pid}\n")
+        main = tmp_path / "nginx.conf"
+        main.write_text("# Written by the role\nuser www-data;\n")
+        os_release = tmp_path / "os-release"
+        os_release.write_text('PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nVERSION_CODENAME=trixie\n')
+        module = FakeModule({"dpkg-query": (0, CONFFILES, ""), "nginx -v": (0, "", "nginx version: nginx/1.26.3\n")})
+        params = {"nginx_pid_file": str(pid_file), "nginx_main_config": str(main), "os_release": str(os_release),
+                  "nginx_marker": "Written by the role", "nginx_configured": False}
+        facts = host_info.nginx_facts(module, params)
+        assert (facts["running"], facts["pid"], facts["codename"]) == (True, sleeper.pid, "trixie")
+        assert facts["nofile_source"] == f"the Nginx master (/proc/{sleeper.pid}/limits)"
+        assert facts["stock_md5"] == "e5398edc0b51497dba606859fb13a86e"
+        assert facts["main_config_md5"] == hashlib.md5(main.read_bytes()).hexdigest() and facts["main_config_marker"]
+        assert facts["cpus"] == len(os.sched_getaffinity(0))
+    finally:
+        sleeper.kill()
+        sleeper.wait(timeout=10)
+    # Control: once the master is gone, PID 1's limits stand in and say so.
+    facts = host_info.nginx_facts(module, dict(params, nginx_marker="not there"))
+    assert facts["running"] is False and facts["nofile_source"].startswith("PID 1")
+    assert facts["main_config_marker"] is False
+
+
+def test_configured_workers_come_from_nginx_t():
+    dump = "# configuration file /etc/nginx/nginx.conf:\nworker_processes auto;\nevents {\n\tworker_connections 768;\n}\n"
+    module = FakeModule({"nginx -T": (0, dump, "")})
+    if not os.path.exists(host_info.NGINX_BINARY):
+        pytest.skip("no nginx binary here")
+    assert host_info.configured_workers(module) == {"worker_processes": "auto", "worker_connections": 768, "worker_rlimit_nofile": None}
+    assert host_info.configured_workers(FakeModule({"nginx -T": (1, "", "emerg")})) is None
