@@ -1,8 +1,10 @@
 """Fixtures for the black-box tests: where the deployed app is and where artifacts go."""
 
 import os
+import socket
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -58,3 +60,44 @@ def children() -> list[str]:
 @pytest.fixture(scope="session")
 def inventory() -> str:
     return scenario_env("STREAMLIT_OPS_INVENTORY", "the Molecule inventory")
+
+
+# A server name that is in no DNS: this process resolves it to the master's
+# address itself, and the browser does the same with --host-resolver-rules.
+@pytest.fixture(scope="session")
+def master_address() -> str:
+    return scenario_env("STREAMLIT_OPS_MASTER_ADDRESS", "the master's address, where the server name resolves to")
+
+
+@pytest.fixture(scope="session")
+def server_name(app_url) -> str:
+    return urlsplit(app_url).hostname
+
+
+@pytest.fixture(scope="session", autouse=True)
+def resolve_server_name(request):
+    """Send the server name to the master, for this process only."""
+    url = os.environ.get("STREAMLIT_OPS_APP_URL", "").strip()
+    address = os.environ.get("STREAMLIT_OPS_MASTER_ADDRESS", "").strip()
+    if not url or not address:
+        yield
+        return
+    name = urlsplit(url).hostname
+    original = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        return original(address if host == name else host, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = original
+
+
+@pytest.fixture(scope="session")
+def own_address(master_address) -> str:
+    """The address this machine reaches the master from: what the app must see as its client."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect((master_address, 443))  # UDP: no packet is sent
+        return sock.getsockname()[0]

@@ -1,19 +1,10 @@
-"""What the dropin tests look at on the test hosts, through `docker exec`."""
+"""What the dropin tests know of their master: the user's server that includes
+the collection's snippet, and the files the collection writes."""
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
-SNAPSHOT = Path(__file__).resolve().parent / "snapshot.py"
-RECAP = re.compile(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", re.M)
-LABEL = "streamlit_ops.deploy.app"
 SNIPPET = "/etc/nginx/snippets/streamlit_ops_deploy.conf"
 USER_SERVER = "/etc/nginx/sites-enabled/existing"
 HEADER = "x-existing-site"
@@ -30,65 +21,3 @@ COLLECTION_FILES = [
     "/var/lib/streamlit_ops_deploy",
     "/var/lib/nginx_proxy",
 ]
-
-
-def on(host: str, *cmd: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", "exec", host, *cmd], capture_output=True, text=True, timeout=timeout, check=check)
-
-
-def snapshot(host: str, paths) -> dict:
-    """{path: [kind, sha256 or link target]} as snapshot.py sees it on the host."""
-    result = subprocess.run(
-        ["docker", "exec", "-i", host, "python3", "-", *paths],
-        input=SNAPSHOT.read_text(), capture_output=True, text=True, timeout=60, check=True,
-    )
-    return json.loads(result.stdout)
-
-
-def nginx_dump(master: str) -> str:
-    return on(master, "nginx", "-T").stdout
-
-
-def files_of(dump: str) -> dict[str, str]:
-    """nginx -T output split into {file: text}."""
-    chunks = ("\n" + dump).split("\n# configuration file ")[1:]
-    return {chunk.split("\n", 1)[0].rstrip(":"): chunk.split("\n", 1)[1] if "\n" in chunk else "" for chunk in chunks}
-
-
-def blocks_per_file(dump: str, name: str) -> dict[str, int]:
-    """How many `name {` blocks (server, location, ...) each loaded file opens."""
-    pattern = re.compile(rf"(?m)^[ \t]*{name}\b[^;{{]*\{{")
-    return {path: len(pattern.findall(text)) for path, text in files_of(dump).items() if pattern.search(text)}
-
-
-def containers(child: str, *filters: str) -> list[str]:
-    args = ["docker", "ps", "-a", "--format", "{{.Names}}"]
-    for item in filters:
-        args += ["--filter", item]
-    return on(child, *args).stdout.split()
-
-
-def images(child: str) -> list[str]:
-    return on(child, "docker", "images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
-
-
-def playbook(name: str, inventory: str, *args: str, timeout: float = 900):
-    """Run a playbook of the checkout: (rc, output, {host: changed})."""
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), name, "-i", inventory, *args]
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env, check=False)
-    changed = {host: int(count) for host, count in RECAP.findall(result.stdout)}
-    return result.returncode, result.stdout + result.stderr, changed
-
-
-def nginx_test_copy(master: str, drop: str | None = None) -> subprocess.CompletedProcess:
-    """`nginx -t` on a copy of /etc/nginx (absolute paths rewritten into the
-    copy), optionally without one file: what the live config would do,
-    without touching it."""
-    script = (
-        "set -e; t=$(mktemp -d); trap 'rm -rf \"$t\"' EXIT; cp -rL /etc/nginx/. \"$t\"/; "
-        "grep -rlZ /etc/nginx/ \"$t\" | xargs -0 -r sed -i \"s#/etc/nginx/#$t/#g\"; "
-        + (f"rm -f \"$t\"/{drop.removeprefix('/etc/nginx/')}; " if drop else "")
-        + "nginx -t -c \"$t\"/nginx.conf"
-    )
-    return on(master, "sh", "-c", script, check=False)

@@ -3,7 +3,8 @@ Debian's nginx.conf, and no server block of the collection's."""
 
 import re
 
-from dropin_hosts import EMPTY_SHA256, SNIPPET, USER_SERVER, blocks_per_file, nginx_dump, on, snapshot
+from dropin_hosts import EMPTY_SHA256, SNIPPET, USER_SERVER
+from hosts import blocks_per_file, nginx_dump, on, snapshot
 
 
 def test_the_users_files_are_byte_identical_to_before_converge(master, user_files_before):

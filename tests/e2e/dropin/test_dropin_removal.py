@@ -8,10 +8,8 @@ deployed, so verify can run again."""
 
 import pytest
 from checks import browser_session, http_get
-from dropin_hosts import (
-    COLLECTION_FILES, HEADER, LABEL, SNIPPET, USER_PAGE, USER_SERVER,
-    blocks_per_file, containers, images, nginx_dump, nginx_test_copy, on, playbook, snapshot,
-)
+from dropin_hosts import COLLECTION_FILES, HEADER, SNIPPET, USER_PAGE, USER_SERVER
+from hosts import LABEL, blocks_per_file, containers, images, nginx_dump, nginx_test_copy, on, playbook, snapshot
 
 APP_IMAGE = "streamlit-ops-demo:1.0"
 # What the streamlit_app role writes on a child: the app's secrets.toml.

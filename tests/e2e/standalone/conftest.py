@@ -2,39 +2,17 @@
 container and two Nginx sites of the user's, and what prepare recorded of
 them before the roles arrived.
 
-The helpers of the other scenarios are reused, not copied: Chromium with the
-server name mapped to the master (ha/browser.py), `docker exec` and file
-snapshots on a test host (dropin/dropin_hosts.py), and the ha fixtures that
-resolve the server name to the master for this process.
+The helpers every scenario shares are in tests/e2e: Chromium with the server
+name mapped to the master (browser.py), `docker exec` and file snapshots on a
+test host (hosts.py), and the fixtures that resolve the server name to the
+master for this process (conftest.py).
 """
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-E2E = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(E2E / "ha"))
-sys.path.insert(0, str(E2E / "dropin"))
-
-from settings import scenario_env  # noqa: E402  (tests/e2e is on the path, see ../conftest.py)
-
-
-def _ha_fixtures():
-    """ha/conftest.py under a name of its own, so it cannot shadow any conftest."""
-    spec = importlib.util.spec_from_file_location("standalone_ha_conftest", E2E / "ha" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_ha = _ha_fixtures()
-master_address = _ha.master_address
-server_name = _ha.server_name
-resolve_server_name = _ha.resolve_server_name
-own_address = _ha.own_address
+from settings import scenario_env
 
 
 def _record(name: str):

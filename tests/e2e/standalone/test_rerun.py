@@ -5,7 +5,7 @@ mode, with one documented input changed, reports a change (and makes none).
 Only its validate and configure steps run (the tag its README names): they
 write the files."""
 
-from dropin_hosts import playbook
+from hosts import playbook
 
 CONVERGE = "molecule/standalone/converge.yml"
 

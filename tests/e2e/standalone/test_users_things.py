@@ -6,7 +6,7 @@ shown to catch a change by a control that makes one on purpose."""
 import json
 
 from checks import http_get
-from dropin_hosts import on, snapshot
+from hosts import on, snapshot
 
 USER_CONTAINER = "user-worker"
 CONTROL_CONTAINER = "standalone-control"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "molecule" / "standalone"
 ROLES = {"streamlit_ops.deploy.streamlit_app": "streamlit_app", "streamlit_ops.deploy.nginx_proxy": "nginx_proxy"}
 # Documented item fields the scenario adds to the README's: it has no registry.
