@@ -243,7 +243,7 @@ async def _client(spec: dict, shared: dict) -> dict:
             return await _pong(*pair, spec["timeout_s"])
 
     answers = await asyncio.gather(*(alive(p) for p in held))
-    for _, writer in held:
+    for dummy, writer in held:
         try:
             writer.write(_masked(0x8, struct.pack("!H", 1000)))
             writer.close()
@@ -297,7 +297,7 @@ def start_backend(fleet: dict, child: dict, max_seconds: int) -> None:
     stop_backend(child)
     fl.docker("exec", "-d", child["name"], "python3", BACKEND_PATH, "--port", str(BACKEND_PORT),
               "--pidfile", BACKEND_PID, "--max-seconds", str(max_seconds))
-    for _ in range(50):
+    for dummy in range(50):
         if backend_stats(child):
             return
         time.sleep(0.2)
@@ -399,7 +399,7 @@ def ramp(fleet: dict, cfg: dict, name: str, instance: str, port: int, path: str,
     at_backend = backend_stats(backend) if backend else {}
     shared["release"].set()
     parts = []
-    for _ in workers:
+    for dummy in workers:
         try:
             parts.append(results.get(timeout=hold_max))
         except Exception:  # queue.Empty: a process that never answered
@@ -507,8 +507,8 @@ def run(fleet: dict, smoke: bool = False) -> dict:
     configured_n = int(configured) if configured and configured.isdigit() else None
     rows.append(fl.row("worker_rlimit_nofile of the tuned Nginx", configured_n if configured_n else soft, "files",
                        "hard open-file limit of the Nginx master", hard, "<= hard limit, in force",
-                       bool(hard and soft and (configured_n or soft) <= hard and (configured_n is None
-                                                                              or soft == configured_n))))
+                       bool(hard and soft and (configured_n or soft) <= hard
+                            and (configured_n is None or soft == configured_n))))
     return {"title": "Concurrent sessions held by the master", "rows": rows, "details": details}
 
 

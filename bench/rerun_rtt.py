@@ -46,7 +46,7 @@ async def measure(fleet: dict, rounds: int, per_round: int, warmup: int, gap_s: 
     try:
         for name, session in sessions.items():
             first_run[name] = await session.open()
-            for _ in range(warmup):
+            for dummy in range(warmup):
                 await session.rerun()
                 await asyncio.sleep(gap_s)
         order = list(sessions)
@@ -54,7 +54,7 @@ async def measure(fleet: dict, rounds: int, per_round: int, warmup: int, gap_s: 
             for name in sessions:
                 samples[name].append([])
             pair = order if number % 2 == 0 else order[::-1]
-            for _ in range(per_round):
+            for dummy in range(per_round):
                 if time.monotonic() > deadline:
                     truncated = True
                     break

@@ -150,7 +150,7 @@ async def measure_path(containers: list[AppContainer], target: dict, text: str |
         await asyncio.sleep(SETTLE_S)
         before = await _read_all(containers)
         started = time.monotonic()
-        await asyncio.gather(*(open_one() for _ in range(sessions)))
+        await asyncio.gather(*(open_one() for dummy in range(sessions)))
         open_s = time.monotonic() - started
         await asyncio.sleep(SETTLE_S)
         after = await _read_all(containers)

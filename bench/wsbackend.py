@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """A light WebSocket backend for the concurrent-session ramp (bench/ramp.py).
 
 Standard library only: the bench copies it to a child, which has python3 but
@@ -34,7 +34,7 @@ def _headers(head: bytes) -> tuple[str, dict[str, str]]:
     lines = head.decode("latin-1").split("\r\n")
     headers = {}
     for line in lines[1:]:
-        name, _, value = line.partition(":")
+        name, dummy, value = line.partition(":")
         if name:
             headers[name.strip().lower()] = value.strip()
     return lines[0], headers

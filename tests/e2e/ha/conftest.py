@@ -14,7 +14,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from settings import scenario_env  # noqa: E402  (tests/e2e is on the path, see ../conftest.py)
 
 
-
 @pytest.fixture(scope="session")
 def strict_url() -> str:
     return scenario_env("STREAMLIT_OPS_STRICT_URL", "the app with origin_policy strict").rstrip("/") + "/"
