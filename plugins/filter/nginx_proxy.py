@@ -14,7 +14,8 @@ def _normalized(settings) -> tuple[dict, list[str]]:
 
 
 def nginx_proxy_errors(settings, host, found):
-    values, problems = _normalized(settings)
+    # Every nginx_proxy_* variable, so a misspelt one is reported too.
+    values, problems = specs.check(specs.role_options("nginx_proxy", None), dict(settings))
     return problems or rules.settings_errors(values, dict(host), dict(found or {}))
 
 

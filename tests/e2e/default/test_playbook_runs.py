@@ -108,6 +108,25 @@ def test_bad_input_fails_naming_the_field_before_any_change(inventory, hosts, ca
     assert host_state(hosts) == before
 
 
+BAD_SETTINGS = {
+    "renamed in 1.0.0": ({"streamlit_server_name": "apps.example.com"}, "streamlit_server_name was renamed in 1.0.0: set nginx_proxy_server_name"),
+    "misspelt role variable": ({"nginx_proxy_server_nme": "x"}, "nginx_proxy_server_nme: is not a known variable; did you mean 'nginx_proxy_server_name'?"),
+    "misspelt site variable": ({"streamlit_ops_origin_polcy": "strict"}, "streamlit_ops_origin_polcy: is not a known variable"),
+    "loopback child address": ({"streamlit_app_bind_address": "127.0.0.1"}, "streamlit_app_bind_address of"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SETTINGS))
+def test_bad_settings_fail_naming_the_variable_before_any_change(inventory, hosts, case):
+    settings, message = BAD_SETTINGS[case]
+    apps = _bad(hosts["apps"], 0, env={"TEST_ROUND": "settings"})
+    before = host_state(hosts)
+    rc, out, dummy = playbook(inventory, "-e", json.dumps(settings), apps=apps)
+    assert rc != 0, out[-3000:]
+    assert message in out, out[-3000:]
+    assert host_state(hosts) == before
+
+
 def test_master_limits_fail_before_the_children_change(inventory, hosts):
     """An nginx_proxy setting the master cannot honour (an open-file limit above
     its hard limit) stops the run before the children change, even when the
