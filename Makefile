@@ -1,9 +1,10 @@
 # The two commands a fresh machine needs (README.md):
 #   make demo   deploy a local master and child with site.yml, print the URL
-#   make test   lint, unit tests, the Molecule scenarios and the bench smoke on
-#               the oldest supported versions (.venv, requirements.txt), then
-#               the unit tests and the default scenario on the newest
-#               (.cache/venv-newest, requirements-newest.txt, Python 3.12)
+#   make test   lint, unit tests, the packaging checks, the Molecule scenarios
+#               and the bench smoke on the oldest supported versions (.venv,
+#               requirements.txt), then the unit tests and the default
+#               scenario on the newest (.cache/venv-newest,
+#               requirements-newest.txt, Python 3.12)
 #   make bench  the benchmark (bench/README.md); results in bench/results/latest.json
 SHELL := /bin/bash
 VENV := .venv
@@ -31,7 +32,7 @@ $(NEWEST_BIN)/ansible-playbook: requirements-newest.txt
 	$(NEWEST_BIN)/pip install -q -r requirements-newest.txt
 	touch $@
 
-.PHONY: host venv venv-newest demo demo-down test lint unit molecule unit-newest molecule-newest bench bench-smoke
+.PHONY: host venv venv-newest demo demo-down test lint unit packaging sanity units-ansible-test docs-check galaxy-importer ee molecule unit-newest molecule-newest bench bench-smoke
 venv: $(BIN)/ansible-playbook
 venv-newest: $(NEWEST_BIN)/ansible-playbook
 
@@ -54,6 +55,31 @@ lint: venv
 unit: host venv
 	pytest -q tests/unit
 
+# Galaxy-grade packaging (tests/sanity, tests/tools): ansible-test sanity and
+# units from an ansible_collections/ layout, ansible-doc on every plugin and
+# role, the changelog release in a throw-away copy, galaxy-importer on the
+# built tarball and ansible-builder create.
+packaging: sanity units-ansible-test docs-check galaxy-importer ee
+
+sanity: venv
+	tests/sanity/run
+
+units-ansible-test: venv
+	tests/tools/ansible-test units --venv --python 3.11 tests/unit/plugins/
+
+docs-check: venv
+	tests/tools/check-docs
+	tests/tools/role-docs --check
+	tests/tools/changelog-check
+
+# galaxy.yml names no repository (there is no public one yet), which
+# galaxy-importer requires: the address goes into the checked copy only.
+galaxy-importer: venv
+	tests/tools/galaxy-importer --stand-in-repository https://stand-in.invalid/streamlit_ops/deploy
+
+ee: venv
+	tests/tools/ansible-builder
+
 molecule: host venv
 	pytest -q -s tests/integration
 
@@ -72,4 +98,4 @@ bench: host venv
 bench-smoke: host venv
 	bench/run --smoke --out bench/results/smoke.json
 
-test: lint unit molecule bench-smoke unit-newest molecule-newest
+test: lint unit packaging molecule bench-smoke unit-newest molecule-newest
