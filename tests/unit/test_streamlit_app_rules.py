@@ -116,19 +116,21 @@ FIELD_RULES = [
 ]
 
 
-@pytest.mark.parametrize(("over", "start", "fix"), FIELD_RULES)
-def test_the_role_names_its_own_field_and_the_fix(over, start, fix):
-    errors = role(good(**over))
-    assert len(errors) == 1, errors
-    assert errors[0].startswith(start.format(at="streamlit_app_containers[0]")), errors
-    assert fix in errors[0], errors
+VIEWS = {
+    # The role checks its own input ...
+    "role": (lambda app: role(app), "streamlit_app_containers[0]"),
+    # ... and the site the user's apps, with the same rule and the user's field name.
+    "site": (lambda app: site_errors(app), "streamlit_ops_apps[0]"),
+}
 
 
+@pytest.mark.parametrize("view", sorted(VIEWS))
 @pytest.mark.parametrize(("over", "start", "fix"), FIELD_RULES)
-def test_the_site_names_the_users_field_with_the_same_rule(over, start, fix):
-    errors = site_errors(good(**over))
+def test_each_rule_names_the_field_and_the_fix(view, over, start, fix):
+    check, at = VIEWS[view]
+    errors = check(good(**over))
     assert len(errors) == 1, errors
-    assert errors[0].startswith(start.format(at="streamlit_ops_apps[0]")), errors
+    assert errors[0].startswith(start.format(at=at)), errors
     assert fix in errors[0], errors
 
 
