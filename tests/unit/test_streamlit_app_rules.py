@@ -118,9 +118,9 @@ FIELD_RULES = [
 
 VIEWS = {
     # The role checks its own input ...
-    "role": (lambda app: role(app), "streamlit_app_containers[0]"),
+    "role": (role, "streamlit_app_containers[0]"),
     # ... and the site the user's apps, with the same rule and the user's field name.
-    "site": (lambda app: site_errors(app), "streamlit_ops_apps[0]"),
+    "site": (site_errors, "streamlit_ops_apps[0]"),
 }
 
 
