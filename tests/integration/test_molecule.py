@@ -4,12 +4,21 @@ idempotence, verify, destroy). Verify runs the black-box checks in tests/e2e.
 STREAMLIT_OPS_SCENARIOS picks the scenarios (names separated by spaces or
 commas; all of SCENARIOS when unset). Molecule and Ansible come from the venv
 whose pytest runs this file, so each venv of the version matrix tests itself
-(`make test` runs only `default` with the newest)."""
+(`make test` runs only `default` with the newest).
 
+Molecule's output streams as it runs and is kept whole in
+.cache/artifacts/<scenario>/molecule.log; a failure's message carries the
+lines that say what failed, so a CI log that keeps only its tail still does."""
+
+import collections
 import os
+import signal
 import pathlib
+import re
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -17,6 +26,20 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCENARIOS = ["default", "ha", "dropin", "standalone"]
 CHOSEN = os.environ.get("STREAMLIT_OPS_SCENARIOS", "").replace(",", " ").split() or SCENARIOS
 BIN = pathlib.Path(sys.executable).parent
+# What says why a run failed: Ansible's failures, Molecule's errors and the
+# e2e suite's failed checks with their assertion lines.
+CAUSE = re.compile(r"fatal: |FAILED! =>|^\s*(msg|stderr|stdout):|CRITICAL|ERROR|"
+                   r"FAILED tests/|^\s*E\s{2,}|AssertionError|Timeout|failed=[1-9]|unreachable=[1-9]")
+DIGEST_LINES = 40
+SCENARIO_TIMEOUT_S = 3600
+
+
+def digest(lines: list[str]) -> str:
+    """The lines that say why, each cut to 300 characters, at most DIGEST_LINES."""
+    picked = [line.rstrip()[:300] for line in lines if CAUSE.search(line)]
+    if len(picked) > DIGEST_LINES:
+        picked = picked[:10] + ["…"] + picked[-(DIGEST_LINES - 11):]
+    return "\n".join(picked) or "(no line named a cause; see the log)"
 
 
 @pytest.mark.parametrize("scenario", CHOSEN)
@@ -28,8 +51,32 @@ def test_scenario(scenario):
     path = os.pathsep.join([str(BIN), os.environ.get("PATH", "")])
     env = dict(os.environ, PATH=path, PY_COLORS="0", ANSIBLE_FORCE_COLOR="0")
     molecule = BIN / "molecule"
-    result = subprocess.run(
+    log_path = ROOT / ".cache" / "artifacts" / scenario / "molecule.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    # Ansible prints a failed task's result across many lines: keep them all
+    # for the log, and the cause lines for the message.
+    kept = collections.deque(maxlen=20000)
+    started = time.monotonic()
+    with subprocess.Popen(
         [str(molecule) if molecule.exists() else "molecule", "test", "-s", scenario],
-        cwd=ROOT, env=env, timeout=3600, check=False,
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+        start_new_session=True,
+    ) as proc, log_path.open("w") as log:
+        # Bounds the read loop: a hung scenario is killed with every process
+        # it started (they hold the pipe open too), and its output ends.
+        watchdog = threading.Timer(SCENARIO_TIMEOUT_S, os.killpg, (proc.pid, signal.SIGKILL))
+        watchdog.start()
+        try:
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                log.write(line)
+                kept.append(line)
+            returncode = proc.wait()
+        finally:
+            watchdog.cancel()
+    elapsed = time.monotonic() - started
+    print(f"\nmolecule test -s {scenario}: exit {returncode} after {elapsed // 60:.0f} min {elapsed % 60:.0f} s")
+    assert returncode == 0, (
+        f"molecule test -s {scenario} failed (exit {returncode}); the whole output is in {log_path.relative_to(ROOT)}. "
+        f"What failed:\n{digest(list(kept))}"
     )
-    assert result.returncode == 0, f"molecule test -s {scenario} failed (see its output above)"

@@ -6,10 +6,18 @@ so every one is a separate routing decision, as in a browser.
 
 Like checks.py it reports what it saw and never raises because the app or the
 proxy misbehaves: a refused step leaves its status for the caller to judge.
+
+The WebSocket runs on websockets' asyncio client, in an event loop of the
+client's own. The threaded (sync) client reads the TLS socket in a thread
+while the handshake writes to it from another; OpenSSL does not allow that,
+and about one handshake in 400 then never left the client (seen in a packet
+capture: the TLS handshake done, no upgrade request, Nginx closing the
+connection at its 60 s client_header_timeout).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 import uuid
@@ -19,7 +27,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.cookies import get_cookie_header
 from websockets.exceptions import InvalidStatus, WebSocketException
-from websockets.sync.client import connect
+from websockets.asyncio.client import connect
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -65,6 +73,11 @@ class StreamlitClient:
         self.extra_headers = dict(headers or {})
         self.result = Session()
         self._ws = None
+        self._loop = asyncio.new_event_loop()
+
+    def _run(self, coro, timeout: float):
+        """Run one step of the WebSocket on the client's loop, bounded by timeout."""
+        return self._loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
     # -- steps -----------------------------------------------------------
     def load(self) -> None:
@@ -83,16 +96,16 @@ class StreamlitClient:
             headers["Cookie"] = cookie
         xsrf = self.http.cookies.get(XSRF_COOKIE)
         try:
-            self._ws = connect(
+            self._ws = self._run(connect(
                 url, origin=self.origin, subprotocols=["streamlit", xsrf] if xsrf else ["streamlit"],
                 additional_headers=headers, ssl=tls_context(self.cafile) if scheme == "wss" else None,
                 proxy=None, compression=None, open_timeout=self.timeout, ping_interval=None,
-                close_timeout=5, max_size=2**24, user_agent_header="streamlit-ops-e2e", legacy=True,
-            )
+                close_timeout=5, max_size=2**24, user_agent_header="streamlit-ops-e2e",
+            ), self.timeout + 1)
             self.result.websocket = 101
         except InvalidStatus as exc:
             self.result.websocket = exc.response.status_code
-        except (OSError, WebSocketException) as exc:
+        except (OSError, TimeoutError, WebSocketException) as exc:
             self.result.error = f"websocket: {exc!r}"
 
     def run_script(self) -> None:
@@ -103,10 +116,10 @@ class StreamlitClient:
         back = BackMsg()
         back.rerun_script.query_string = ""
         try:
-            self._ws.send(back.SerializeToString())
+            self._run(self._ws.send(back.SerializeToString()), self.timeout)
             deadline = time.monotonic() + self.timeout
             while time.monotonic() < deadline:
-                raw = self._ws.recv(timeout=max(0.1, deadline - time.monotonic()))
+                raw = self._run(self._ws.recv(), max(0.1, deadline - time.monotonic()))
                 if isinstance(raw, str):
                     continue
                 msg = ForwardMsg()
@@ -137,10 +150,11 @@ class StreamlitClient:
     def close(self) -> None:
         if self._ws is not None:
             try:
-                self._ws.close()
-            except (OSError, WebSocketException):
+                self._run(self._ws.close(), 10)
+            except (OSError, TimeoutError, WebSocketException):
                 pass
             self._ws = None
+        self._loop.close()
         self.http.close()
 
     # -- whole sessions ------------------------------------------------------
