@@ -10,6 +10,7 @@ measurement module (``--fleet FLEET.json``)::
              "image": "streamlit-ops-demo:1.0", "image_archive": "/.../streamlit-ops-demo.tar",
              "env": {...}},
      "all_children": [... every child the scenario created ...],
+     "subnet": "10.215.0.0/24",
      "workdir": "/.../.cache/bench"}
 
 ``children`` are the children the app currently runs on (site.yml converged
@@ -38,9 +39,14 @@ PROFILE_LINE = re.compile(r"^(.+?) -+ (\d+\.\d+)s$", re.M)
 APP_TEXT = "Hello from Streamlit ops"
 
 # The site playbook's inventory variables the bench sets, in this one place:
-# only the apps (1.0.0 interface). No streamlit_app_bind_address, so the
-# playbook finds each child's address itself, as for a user who sets none.
+# the apps (1.0.0 interface) and the children's firewall allow list. No
+# streamlit_app_bind_address, so the playbook finds each child's address
+# itself, as for a user who sets none.
 APPS_VAR = "streamlit_ops_apps"
+# The bench measures the children directly from the controller too (the
+# "direct" paths): the whole scenario network may reach the app ports, the
+# controller being its gateway. The firewall's rules stay on the packet path.
+FIREWALL_VAR = "streamlit_app_firewall_allow"
 
 
 def from_scenario(workdir: Path) -> dict:
@@ -58,6 +64,7 @@ def from_scenario(workdir: Path) -> dict:
         "master": {"name": master["name"], "ip": master["ipv4_address"], "port": 80},
         "children": [{"name": c["name"], "ip": c["ipv4_address"]} for c in children],
         "all_children": [{"name": c["name"], "ip": c["ipv4_address"]} for c in children],
+        "subnet": scenario["ansible"]["env"]["STREAMLIT_OPS_SUBNET"],
         "app": {
             "name": app["name"],
             "path": app["path"],
@@ -115,6 +122,8 @@ def write_inventory(fleet: dict, children: list[dict], name: str, env: dict | No
             APPS_VAR: [app_entry(fleet, env)],
         }},
     }
+    # A fleet file without the network (one written by hand) turns the firewall off instead.
+    inventory["all"]["vars"].update({FIREWALL_VAR: [fleet["subnet"]]} if fleet.get("subnet") else {"streamlit_app_firewall": False})
     path = workdir(fleet) / f"{name}.yml"
     path.write_text(yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8")
     return path

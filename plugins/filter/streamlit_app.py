@@ -15,7 +15,7 @@ def _item_options() -> dict:
     return specs.role_options("streamlit_app")[VAR]["options"]
 
 
-def streamlit_app_errors(containers, bind_address, forwarded_allow_ips=()):
+def streamlit_app_errors(containers, bind_address, forwarded_allow_ips=(), firewall=False, firewall_allow=()):
     errors, items, labels = [], [], []
     for i, container in enumerate(containers or []):
         item, problems = specs.check(_item_options(), container, f"{VAR}[{i}]")
@@ -28,11 +28,16 @@ def streamlit_app_errors(containers, bind_address, forwarded_allow_ips=()):
     if problem:
         errors.append(f"streamlit_app_bind_address: {problem}.")
     errors += [f"streamlit_app_forwarded_allow_ips: {p}" for p in rules.forwarded_problems(list(forwarded_allow_ips or []))]
+    errors += rules.firewall_problems(bool(firewall), list(firewall_allow or []))
     return errors
 
 
 def streamlit_app_containers(containers):
     return [specs.normalize(_item_options(), dict(c)) for c in containers or []]
+
+
+def streamlit_app_firewall_sources(firewall_allow, bind_address):
+    return rules.firewall_sources(list(firewall_allow or []), bind_address)
 
 
 def streamlit_app_settled_images(containers, running):
@@ -49,5 +54,6 @@ class FilterModule:
             "streamlit_app_containers": streamlit_app_containers,
             "streamlit_app_env": streamlit_app_env,
             "streamlit_app_errors": streamlit_app_errors,
+            "streamlit_app_firewall_sources": streamlit_app_firewall_sources,
             "streamlit_app_settled_images": streamlit_app_settled_images,
         }

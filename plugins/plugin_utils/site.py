@@ -44,6 +44,7 @@ RENAMED = {
 CONTAINER_FIELDS = (
     "name", "image", "image_archive", "port", "env", "command", "options", "secrets_file", "cookie_secret", "memory",
     "cpus", "registry", "volumes", "user", "max_upload_mb", "ping_interval", "log_max_size", "log_max_files", "pull",
+    "read_only", "no_new_privileges", "cap_drop_all", "pids_limit", "privileged_mounts",
 )
 # Stands in for a cookie secret not generated yet when only the rules run.
 PLACEHOLDER_SECRET = "x" * 32
@@ -126,10 +127,11 @@ def plan(given: dict, children: list[str], hosts: dict, masters_ipv4: list[str],
     """Each role's input from the inventory.
 
     ``given`` holds the master's ``streamlit_ops_*`` and ``nginx_proxy_*``
-    variables, ``hosts`` each child's ``bind_address`` and
-    ``forwarded_allow_ips`` as the inventory or its facts give them,
-    ``masters_ipv4`` the masters' addresses (the children trust their
-    X-Forwarded-* headers by default) and ``kept_text`` the cookie secrets
+    variables, ``hosts`` each child's ``bind_address``,
+    ``forwarded_allow_ips`` and ``firewall_allow`` as the inventory or its
+    facts give them, ``masters_ipv4`` the masters' addresses (the children
+    trust their X-Forwarded-* headers and let them through their firewall by
+    default) and ``kept_text`` the cookie secrets
     kept by earlier runs (None while only the rules run). An app without a
     cookie_secret of its own gets its kept one, or a new one;
     ``cookie_secrets`` is what to keep and ``cookie_secrets_changed`` whether
@@ -167,6 +169,9 @@ def plan(given: dict, children: list[str], hosts: dict, masters_ipv4: list[str],
         result["children"][host]["bind_address"] = info.get("bind_address")
         given_ips = info.get("forwarded_allow_ips")
         result["children"][host]["forwarded_allow_ips"] = list(masters_ipv4 if given_ips is None else given_ips)
+        # The firewall lets the masters through unless the inventory says who.
+        given_allow = info.get("firewall_allow")
+        result["children"][host]["firewall_allow"] = list(masters_ipv4 if given_allow is None else given_allow)
     return result
 
 

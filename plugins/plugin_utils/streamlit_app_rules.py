@@ -74,6 +74,20 @@ def volume_problem(volume: str) -> str | None:
     return None
 
 
+# Host paths whose mount hands the container the host: its root, its
+# configuration, or the Docker socket (directly or in the directory holding it).
+PRIVILEGED_SOURCES = ("/", "/etc", "/run", "/var", "/var/run", "/var/lib/docker")
+
+
+def privileged_source(volume: str) -> bool:
+    """Whether a 'SRC:DEST[:mode]' volume mounts the host's root, /etc or the Docker socket."""
+    source = volume.split(":", 1)[0]
+    if not source.startswith("/"):
+        return False  # a named volume
+    source = "/" + os.path.normpath(source).lstrip("/")
+    return source in PRIVILEGED_SOURCES or os.path.basename(source) == "docker.sock"
+
+
 def _env_problems(env: dict) -> list[str]:
     problems = []
     for key, value in env.items():
@@ -157,6 +171,11 @@ def container_problems(item: dict) -> list[tuple[str, str]]:
         problem = volume_problem(volume)
         if problem:
             problems.append((f"volumes[{j}]", problem + "."))
+        elif privileged_source(volume) and not item.get("privileged_mounts"):
+            problems.append((f"volumes[{j}]", f"{volume!r} mounts the host's {volume.split(':', 1)[0]}, which gives the app the host; "
+                                              "mount only what it needs, or set privileged_mounts: true on the app if it must."))
+    if item.get("pids_limit") is not None and item["pids_limit"] < 0:
+        problems.append(("pids_limit", f"{item['pids_limit']!r} is not a number of processes; write e.g. 1024, or 0 for no limit."))
     if item.get("user") is not None and not USER_RE.match(item["user"]):
         problems.append(("user", f"{item['user']!r} is not a user; write NAME, UID or UID:GID, e.g. '1000:1000'."))
     for j, origin in enumerate(item.get("origins") or []):
@@ -199,6 +218,29 @@ def forwarded_problems(addresses: list[str]) -> list[str]:
         except ValueError:
             problems.append(f"{address!r} is not an IP address or network; uvicorn does not resolve names, so list the proxy's IPs.")
     return problems
+
+
+def firewall_problems(enabled: bool, allow: list) -> list[str]:
+    """Why the child firewall cannot be set up as given; [] when it can."""
+    if not enabled:
+        return []
+    if not allow:
+        return ["streamlit_app_firewall_allow: is empty with streamlit_app_firewall on, which would shut the proxy out of the apps; "
+                "list the proxy's addresses (the site playbook fills in the masters'), or set streamlit_app_firewall: false."]
+    problems = []
+    for address in allow:
+        try:
+            ipaddress.ip_network(str(address), strict=False)
+        except ValueError:
+            problems.append(f"streamlit_app_firewall_allow: {address!r} is not an IP address or network; list IPs or CIDRs, e.g. '10.0.0.5'.")
+    return problems
+
+
+def firewall_sources(allow: list, bind_address) -> list[str]:
+    """The allowed sources of the bind address's family, as networks (iptables or ip6tables takes one family)."""
+    version = ipaddress.ip_address(str(bind_address)).version
+    networks = [ipaddress.ip_network(str(a), strict=False) for a in allow]
+    return list(dict.fromkeys(str(n) for n in networks if n.version == version))
 
 
 def settled_images(items: list[dict], running: list[dict]) -> list[str]:

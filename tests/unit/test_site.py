@@ -110,6 +110,17 @@ def test_the_children_trust_the_masters_unless_told_otherwise():
     assert roles["children"]["child2"]["forwarded_allow_ips"] == MASTERS
 
 
+def test_the_children_let_the_masters_through_their_firewall_unless_told_otherwise():
+    hosts = {"child1": {"bind_address": "10.0.0.11", "firewall_allow": ["10.8.0.5"]},
+             "child2": {"bind_address": "10.0.0.12", "firewall_allow": None}}
+    roles = plan(good(), hosts=hosts)
+    assert roles["children"]["child1"]["firewall_allow"] == ["10.8.0.5"]
+    assert roles["children"]["child2"]["firewall_allow"] == MASTERS
+    # An empty list set on purpose stays empty: the role then names the variable.
+    roles = plan(good(), hosts={"child1": {"bind_address": "10.0.0.11", "firewall_allow": []}})
+    assert roles["children"]["child1"]["firewall_allow"] == []
+
+
 def test_proxy_apps_carry_the_proxy_fields():
     roles = plan(good(max_upload_mb=40, sticky="ip_hash", origin_policy="strict"), good(name="b", port=8502, ping_interval=90),
                  nginx_proxy_server_name="apps.example.com www.example.com", nginx_proxy_tls_certificate="/c.pem",

@@ -102,6 +102,13 @@ FIELD_RULES = [
     ({"volumes": ["/a:/b:rx"]}, "{at}.volumes[0]: '/a:/b:rx' ends in 'rx'", "'ro' or 'rw'"),
     ({"volumes": ["/a:/run/streamlit_ops"]}, "{at}.volumes[0]: '/a:/run/streamlit_ops' mounts over", "choose another DEST"),
     ({"user": "a b"}, "{at}.user: 'a b'", "'1000:1000'"),
+    ({"volumes": ["/:/host:ro"]}, "{at}.volumes[0]: '/:/host:ro' mounts the host's /", "privileged_mounts: true"),
+    ({"volumes": ["/etc/:/hostetc"]}, "{at}.volumes[0]: '/etc/:/hostetc' mounts the host's /etc/", "privileged_mounts: true"),
+    ({"volumes": ["/var/run/docker.sock:/var/run/docker.sock"]}, "{at}.volumes[0]: '/var/run/docker.sock:/var/run/docker.sock'",
+     "privileged_mounts: true"),
+    ({"volumes": ["/run:/x"]}, "{at}.volumes[0]: '/run:/x' mounts the host's /run", "mount only what it needs"),
+    ({"pids_limit": -5}, "{at}.pids_limit: -5 is not a number of processes", "0 for no limit"),
+    ({"read_only": "maybe"}, "{at}.read_only: 'maybe' is not true or false", ""),
     ({"env": {"STREAMLIT_SERVER_MAX_UPLOAD_SIZE": "1"}}, "{at}.env: STREAMLIT_SERVER_MAX_UPLOAD_SIZE is set by the collection", "max_upload_mb"),
     ({"env": {"FORWARDED_ALLOW_IPS": "*"}}, "{at}.env: FORWARDED_ALLOW_IPS is set by the collection", "remove it"),
     ({"env": {"1BAD": "x"}}, "{at}.env: '1BAD' is not a valid environment variable name", ""),
@@ -204,3 +211,47 @@ def test_an_image_a_container_runs_as_wanted_is_settled(tmp_path):
     assert streamlit_app_settled_images(apps, [dict(running[0], ImageID="sha256:old")]) == []
     assert streamlit_app_settled_images([good(image="other:2", pull="always")], running) == []
     assert streamlit_app_settled_images(apps, []) == []
+
+
+@pytest.mark.parametrize("volume", ["/:/host", "/etc:/etc2:ro", "/var/run/docker.sock:/sock", "/srv/docker.sock:/s"])
+def test_privileged_mounts_true_allows_the_hosts_root_etc_and_socket(volume):
+    assert role(good(volumes=[volume])) != []
+    assert role(good(volumes=[volume], privileged_mounts=True)) == []
+    assert site_errors(good(volumes=[volume], privileged_mounts=True)) == []
+
+
+@pytest.mark.parametrize("volume", ["/etc/ssl/certs:/etc/ssl/certs:ro", "/srv/etc:/data", "appdata:/etc", "/var/lib/app:/data"])
+def test_other_mounts_need_no_privilege(volume):
+    assert role(good(volumes=[volume])) == []
+
+
+def test_firewall_on_with_nobody_allowed_fails_naming_the_variable():
+    errors = streamlit_app_errors([good()], "10.0.0.11", [], True, [])
+    assert errors == [errors[0]] and errors[0].startswith("streamlit_app_firewall_allow: is empty with streamlit_app_firewall on")
+    assert "streamlit_app_firewall: false" in errors[0]
+    # The control: allowed sources, or the firewall off, pass.
+    assert streamlit_app_errors([good()], "10.0.0.11", [], True, ["10.0.0.10"]) == []
+    assert streamlit_app_errors([good()], "10.0.0.11", [], False, []) == []
+
+
+def test_firewall_allow_takes_ips_and_networks_only():
+    errors = streamlit_app_errors([good()], "10.0.0.11", [], True, ["proxy.example.com", "10.0.0.0/8"])
+    assert errors == ["streamlit_app_firewall_allow: 'proxy.example.com' is not an IP address or network; list IPs or CIDRs, e.g. '10.0.0.5'."]
+
+
+def test_firewall_sources_keep_the_bind_address_family_as_networks():
+    from ansible_collections.streamlit_ops.deploy.plugins.filter.streamlit_app import streamlit_app_firewall_sources
+
+    allow = ["10.0.0.10", "10.0.0.10/32", "fd00::1", "10.1.0.0/16"]
+    assert streamlit_app_firewall_sources(allow, "10.0.0.11") == ["10.0.0.10/32", "10.1.0.0/16"]
+    assert streamlit_app_firewall_sources(allow, "fd00::11") == ["fd00::1/128"]
+
+
+def test_hardening_fields_are_the_same_for_the_role_and_the_site():
+    fields = ("read_only", "no_new_privileges", "cap_drop_all", "pids_limit", "privileged_mounts")
+    assert set(fields) <= set(site.CONTAINER_FIELDS)
+    app = good(read_only=False, no_new_privileges=False, cap_drop_all=False, pids_limit=0, privileged_mounts=True)
+    plan = site.plan({"streamlit_ops_apps": [dict(app, max_upload_mb=200, ping_interval=30, sticky=True)]}, CHILDREN, HOSTS, ["10.0.0.10"])
+    item = plan["children"]["child1"]["containers"][0]
+    assert {f: item[f] for f in fields} == {"read_only": False, "no_new_privileges": False, "cap_drop_all": False,
+                                           "pids_limit": 0, "privileged_mounts": True}
