@@ -1,0 +1,105 @@
+"""No secret in the output of `site.yml -vvv --diff`, on success and on the
+failure paths: planted sentinels for the cookie secret, the content of a
+secrets_file and the registry password, and the TLS key's own lines.
+
+Runs, each with every sentinel planted:
+1. success: the main app gets the sentinel cookie secret and secrets file
+   (its containers are recreated) and the master copies the TLS key again;
+2. a registry login that fails: an app with pull: always from a registry
+   that refuses connections;
+3. a health check that fails: an app whose container never serves.
+Each output must also hold a marker that the run prints for sure (the
+control: the capture and the search can find what is there), and a failure
+must still say what failed. The last step converges the scenario again.
+"""
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+TOKEN = secrets.token_hex(8)
+COOKIE = f"SENTINELcookie{TOKEN}"
+FILE = f"SENTINELfile{TOKEN}"
+PASSWORD = f"SENTINELpassword{TOKEN}"
+
+
+def run_site(inventory, *args, extra=None) -> tuple[int, str]:
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "site.yml", "-i", inventory, *args]
+    if extra is not None:
+        cmd += ["-e", json.dumps(extra)]
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200, env=env, check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def key_lines(inventory, master) -> list[str]:
+    out = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", inventory, "--host", master],
+                         capture_output=True, text=True, check=True, timeout=120)
+    key = Path(json.loads(out.stdout)["nginx_proxy_tls_certificate_key"]).read_text()
+    # The base64 lines of the PEM body: any of them in the output is a leak.
+    return [line for line in key.splitlines() if line and not line.startswith("-----")]
+
+
+@pytest.fixture(scope="module")
+def planted(apps, tmp_path_factory):
+    path = tmp_path_factory.mktemp("sentinels") / "secrets.toml"
+    path.write_text(f'token = "{FILE}"\n')
+    main = [dict(app, cookie_secret=COOKIE, secrets_file=str(path)) if app["name"] == "main" else app for app in apps]
+    return main
+
+
+def leaks(output: str, key_lines: list[str]) -> list[str]:
+    found = [name for name, value in (("cookie secret", COOKIE), ("secrets file", FILE), ("registry password", PASSWORD))
+             if value in output]
+    found += ["TLS key line"] * any(line in output for line in key_lines)
+    return found
+
+
+@pytest.fixture(scope="module")
+def converged_after(inventory):
+    yield
+    rc, out = run_site(inventory)
+    assert rc == 0, out[-3000:]
+
+
+def test_success_shows_no_secret(inventory, master, planted, key_lines, converged_after):
+    # The master copies the key again only when its copy differs: take it away.
+    conf = subprocess.run(["docker", "exec", master, "nginx", "-T"], capture_output=True, text=True, check=True, timeout=60).stdout
+    key_dest = re.search(r"^\s*ssl_certificate_key\s+(\S+);", conf, re.M).group(1)
+    subprocess.run(["docker", "exec", master, "rm", "-f", key_dest], check=True, timeout=60)
+    rc, out = run_site(inventory, "-vvv", "--diff", extra={"streamlit_ops_apps": planted})
+    assert rc == 0, out[-3000:]
+    assert re.search(r"Copy the TLS key.*\n(.*\n){0,3}.*changed: \[", out), "the key was not copied: the run proves nothing for it"
+    assert "/var/lib/streamlit_app/secrets/main" in out  # the control: what the run prints is there
+    assert leaks(out, key_lines) == []
+
+
+def test_a_failed_registry_login_shows_no_password(inventory, children, planted, key_lines, converged_after):
+    app = {"name": "sentinel-registry", "path": "/sentinel-registry/", "image": f"127.0.0.1:1/visible{TOKEN}:1", "port": 8599,
+           "pull": "always", "hosts": [children[0]], "cookie_secret": COOKIE,
+           "registry": {"url": "127.0.0.1:1", "username": "sentinel", "password": PASSWORD}}
+    rc, out = run_site(inventory, "-vvv", "--diff", extra={"streamlit_ops_apps": [*planted, app]})
+    assert rc != 0, out[-3000:]
+    assert "Logging in failed at one of 127.0.0.1:1" in out, out[-3000:]  # still says what failed
+    assert leaks(out, key_lines) == []
+
+
+def test_a_failed_health_check_shows_no_secret(inventory, children, apps, planted, key_lines, converged_after):
+    main = next(app for app in apps if app["name"] == "main")
+    app = {"name": "sentinel-health", "path": "/sentinel-health/", "image": main["image"], "port": 8598,
+           "command": ["sleep", "600"], "hosts": [children[0]], "cookie_secret": COOKIE,
+           "secrets_file": next(a["secrets_file"] for a in planted if "secrets_file" in a)}
+    if main.get("image_archive"):
+        app["image_archive"] = main["image_archive"]
+    rc, out = run_site(inventory, "-vvv", "--diff", extra={"streamlit_ops_apps": [*planted, app], "streamlit_app_health_timeout": 8})
+    assert rc != 0, out[-3000:]
+    assert "sentinel-health did not become healthy within 8 s" in out, out[-3000:]
+    assert leaks(out, key_lines) == []
