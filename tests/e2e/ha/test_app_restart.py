@@ -10,6 +10,7 @@ answer, which shows the reconnection check can fail. Every test leaves the
 apps running and healthy, as converged.
 """
 
+import re
 import subprocess
 import time
 
@@ -17,9 +18,11 @@ import pytest
 
 from browser import Tab, chromium
 
-# Measured on the ha scenario (README "Child defaults"): restarted within about
-# a second, healthy at the first health check, 10 s later (interval: 10s).
-RESTART_BOUND_S = 30
+# Measured on the ha scenario (README "Child defaults"): restarted within a
+# second, healthy at the first or a later health check (interval 10 s): 11 to
+# 30 s on the 2-core test machine with a browser running.
+RESTART_BOUND_S = 60
+RECONNECT_BOUND_S = 60
 APP = "streamlit-main"
 
 
@@ -70,6 +73,31 @@ def test_killed_app_is_restarted_and_healthy_within_the_bound(children):
     assert took >= 0, f"{APP} not healthy within {RESTART_BOUND_S} s of the kill: {seen}"
 
 
+def slider_answers_within(tab, timeout_s) -> float:
+    """Seconds until a slider move gets a new result from the script; -1 when it never does.
+
+    A key pressed while the app is away may be lost, so press again (bounded):
+    only the app can change the text "Result: N" that the script writes.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+
+    start = time.monotonic()
+    slider = tab.page.get_by_role("slider", name="Multiplier")
+    result = tab.page.get_by_text(re.compile(r"^Result: [0-9]+$")).first
+    while time.monotonic() - start < timeout_s:
+        try:
+            before = result.inner_text(timeout=2000)
+            slider.focus(timeout=2000)
+            slider.press("Home" if before == "Result: 60" else "ArrowRight", timeout=2000)
+            tab.page.wait_for_function(
+                "before => [...document.querySelectorAll('p, div')].some(e => /^Result: [0-9]+$/.test(e.innerText) && e.innerText !== before)",
+                arg=before, timeout=3000)
+            return time.monotonic() - start
+        except PlaywrightError as exc:
+            tab.error = str(exc).splitlines()[0]
+    return -1.0
+
+
 def _kill_everywhere(children):
     for child in children:
         on(child, "kill", "-KILL", str(state(child)["pid"]))
@@ -80,13 +108,18 @@ def test_an_open_tab_reconnects_by_itself(browser, app_url, children, artifacts)
     tab = Tab(browser, timeout_s=60)
     try:
         assert tab.open(app_url), tab.seen()
+        # Widgets load their code lazily: a slider still loading when the app
+        # goes away stays broken in that page ("Failed to fetch dynamically
+        # imported module"), which is not what this test is about.
+        assert slider_answers_within(tab, 30) >= 0, tab.seen()
         sockets = len(tab.websockets)
         _kill_everywhere(children)  # whichever child holds the session
         start = time.monotonic()
         # The tab is never reloaded: the frontend opens a new WebSocket and a
         # new session runs the script, which a slider move proves.
-        assert tab.move_slider(1), f"no new result {time.monotonic() - start:.0f} s after the kill: {tab.seen()}"
-        print(f"\nthe open tab answered again {time.monotonic() - start:.1f} s after the kill")
+        took = slider_answers_within(tab, RECONNECT_BOUND_S)
+        assert took >= 0, f"no new result {RECONNECT_BOUND_S} s after the kill: {tab.seen()}"
+        print(f"\nthe open tab answered a slider move again {took:.1f} s after the kill")
         assert len(tab.websockets) > sockets, tab.websockets
         tab.screenshot(str(artifacts / "ha-reconnected-after-kill.png"))
     finally:
@@ -99,9 +132,10 @@ def test_control_a_stopped_app_gives_the_tab_no_answer(browser, app_url, childre
     tab = Tab(browser, timeout_s=10)
     try:
         assert tab.open(app_url), tab.seen()
+        assert slider_answers_within(tab, 30) >= 0, tab.seen()
         for child in children:
             on(child, "docker", "stop", "--time", "5", APP)
-        assert not tab.move_slider(1), "the slider answered with the app stopped: the reconnection check proves nothing"
+        assert slider_answers_within(tab, 10) < 0, "the slider answered with the app stopped: the reconnection check proves nothing"
     finally:
         for child in children:
             on(child, "docker", "start", APP)
