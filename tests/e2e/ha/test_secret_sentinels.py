@@ -56,7 +56,9 @@ def planted(apps, tmp_path_factory):
     return main
 
 
-def leaks(output: str, key_lines: list[str]) -> list[str]:
+def leaks(output: str, key_lines: list[str], artifacts=None, name="") -> list[str]:
+    if artifacts is not None:  # the whole output, to read a leak in context
+        (artifacts / f"sentinels-{name}.log").write_text(output)
     found = [name for name, value in (("cookie secret", COOKIE), ("secrets file", FILE), ("registry password", PASSWORD))
              if value in output]
     found += ["TLS key line"] * any(line in output for line in key_lines)
@@ -70,29 +72,32 @@ def converged_after(inventory):
     assert rc == 0, out[-3000:]
 
 
-def test_success_shows_no_secret(inventory, master, planted, key_lines, converged_after):
+def test_success_shows_no_secret(inventory, master, planted, key_lines, converged_after, artifacts):
     # The master copies the key again only when its copy differs: take it away.
     conf = subprocess.run(["docker", "exec", master, "nginx", "-T"], capture_output=True, text=True, check=True, timeout=60).stdout
     key_dest = re.search(r"^\s*ssl_certificate_key\s+(\S+);", conf, re.M).group(1)
     subprocess.run(["docker", "exec", master, "rm", "-f", key_dest], check=True, timeout=60)
     rc, out = run_site(inventory, "-vvv", "--diff", extra={"streamlit_ops_apps": planted})
+    found = leaks(out, key_lines, artifacts, "success")
     assert rc == 0, out[-3000:]
-    assert re.search(r"Copy the TLS key.*\n(.*\n){0,3}.*changed: \[", out), "the key was not copied: the run proves nothing for it"
+    copy = re.search(r"TASK \[[^\]]*Copy the TLS key\].*?(?=\nTASK \[)", out, re.S)
+    assert copy and "changed: [" in copy.group(0), "the key was not copied: the run proves nothing for it"
     assert "/var/lib/streamlit_app/secrets/main" in out  # the control: what the run prints is there
-    assert leaks(out, key_lines) == []
+    assert found == []
 
 
-def test_a_failed_registry_login_shows_no_password(inventory, children, planted, key_lines, converged_after):
+def test_a_failed_registry_login_shows_no_password(inventory, children, planted, key_lines, converged_after, artifacts):
     app = {"name": "sentinel-registry", "path": "/sentinel-registry/", "image": f"127.0.0.1:1/visible{TOKEN}:1", "port": 8599,
            "pull": "always", "hosts": [children[0]], "cookie_secret": COOKIE,
            "registry": {"url": "127.0.0.1:1", "username": "sentinel", "password": PASSWORD}}
     rc, out = run_site(inventory, "-vvv", "--diff", extra={"streamlit_ops_apps": [*planted, app]})
+    found = leaks(out, key_lines, artifacts, "registry")
     assert rc != 0, out[-3000:]
     assert "Logging in failed at one of 127.0.0.1:1" in out, out[-3000:]  # still says what failed
-    assert leaks(out, key_lines) == []
+    assert found == []
 
 
-def test_a_failed_health_check_shows_no_secret(inventory, children, apps, planted, key_lines, converged_after):
+def test_a_failed_health_check_shows_no_secret(inventory, children, apps, planted, key_lines, converged_after, artifacts):
     main = next(app for app in apps if app["name"] == "main")
     app = {"name": "sentinel-health", "path": "/sentinel-health/", "image": main["image"], "port": 8598,
            "command": ["sleep", "600"], "hosts": [children[0]], "cookie_secret": COOKIE,
@@ -100,6 +105,7 @@ def test_a_failed_health_check_shows_no_secret(inventory, children, apps, plante
     if main.get("image_archive"):
         app["image_archive"] = main["image_archive"]
     rc, out = run_site(inventory, "-vvv", "--diff", extra={"streamlit_ops_apps": [*planted, app], "streamlit_app_health_timeout": 8})
+    found = leaks(out, key_lines, artifacts, "health")
     assert rc != 0, out[-3000:]
     assert "sentinel-health did not become healthy within 8 s" in out, out[-3000:]
-    assert leaks(out, key_lines) == []
+    assert found == []
