@@ -19,6 +19,7 @@ import re
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -108,4 +109,50 @@ def test_a_failed_health_check_shows_no_secret(inventory, children, apps, plante
     found = leaks(out, key_lines, artifacts, "health")
     assert rc != 0, out[-3000:]
     assert "sentinel-health did not become healthy within 8 s" in out, out[-3000:]
+    assert found == []
+
+
+REGISTRY_PORT = 5999
+
+
+@pytest.fixture
+def fake_registry(children):
+    """A registry on the child's loopback that accepts any login (GET /v2/ answers 200) and holds no image.
+
+    Docker treats 127.0.0.0/8 as an insecure registry, so plain HTTP does.
+    """
+    child = children[0]
+    script = (f"mkdir -p /tmp/fake-registry/v2 && echo ok > /tmp/fake-registry/v2/index.html && cd /tmp/fake-registry && "
+              f"echo $$ > pid && exec python3 -m http.server {REGISTRY_PORT} --bind 127.0.0.1")
+    server = subprocess.Popen(["docker", "exec", child, "sh", "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(2)
+        yield child, f"127.0.0.1:{REGISTRY_PORT}"
+    finally:
+        subprocess.run(["docker", "exec", child, "sh", "-c", "kill $(cat /tmp/fake-registry/pid); rm -rf /tmp/fake-registry"],
+                       check=False, timeout=60)
+        server.wait(timeout=30)
+
+
+def docker_config(child) -> str:
+    return subprocess.run(["docker", "exec", child, "sh", "-c", "cat /root/.docker/config.json 2>/dev/null || true"],
+                          capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def test_registry_credentials_do_not_stay_after_a_failed_pull(inventory, planted, key_lines, fake_registry, converged_after, artifacts):
+    child, registry = fake_registry
+    # The control: the fake registry takes a login, and the config then shows it.
+    subprocess.run(["docker", "exec", child, "docker", "login", registry, "-u", "control", "-p", "control"],
+                   capture_output=True, text=True, check=True, timeout=60)
+    assert registry in docker_config(child)
+    subprocess.run(["docker", "exec", child, "docker", "logout", registry], capture_output=True, check=True, timeout=60)
+    assert registry not in docker_config(child)
+    app = {"name": "sentinel-login", "path": "/sentinel-login/", "image": f"{registry}/absent:1", "port": 8597,
+           "pull": "always", "hosts": [child], "cookie_secret": COOKIE,
+           "registry": {"url": registry, "username": "sentinel", "password": PASSWORD}}
+    rc, out = run_site(inventory, "-vvv", "--diff", extra={"streamlit_ops_apps": [*planted, app]})
+    found = leaks(out, key_lines, artifacts, "login")
+    assert rc != 0, out[-3000:]
+    assert "Log out of the registries again" in out and f"{registry}/absent:1" in out, out[-3000:]  # the pull failed, logout ran
+    assert registry not in docker_config(child), docker_config(child)
     assert found == []
