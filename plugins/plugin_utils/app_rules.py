@@ -10,6 +10,7 @@ Callers put the field name in front, so one rule serves every variable.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
@@ -19,7 +20,14 @@ PATH_RE = re.compile(r"^/(?:(?!\.\.?/)[A-Za-z0-9._-]+/)*$")
 ORIGIN_RE = re.compile(r"^(https?)://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?$")
 
 
+# A name is a path segment on the children, an Nginx upstream and a Docker
+# label; a DNS label's length keeps all of them readable.
+NAME_MAX = 63
+
+
 def name_problem(name) -> str | None:
+    if isinstance(name, str) and NAME_RE.match(name) and len(name) > NAME_MAX:
+        return f"{name[:20]}… has {len(name)} characters: use at most {NAME_MAX}, e.g. {name[:NAME_MAX].rstrip('-')!r}"
     if isinstance(name, str) and NAME_RE.match(name):
         return None
     hint = re.sub(r"[^a-z0-9-]+", "-", str(name or "").lower()).strip("-") or "app"
@@ -174,3 +182,13 @@ def env_key_problem(key) -> str | None:
     kind = "null" if key is None else "true or false" if isinstance(key, bool) else "a number"
     return (f"the key {key!r} is {kind}, not a variable name (YAML reads an unquoted 1, true or ~ so); "
             "write a name of letters, digits and '_' that does not start with a digit, e.g. 'VAR_1'.")
+
+
+def relative_problem(path: str) -> str | None:
+    """A relative controller path: Ansible looks for it beside the collection's playbooks, not the user's files."""
+    if os.path.isabs(path):
+        return None
+    return (f"{path!r} is relative, and Ansible would look for it in the role's files/ and beside the playbook (for "
+            f"streamlit_ops.deploy.site, in the collection), not in the current directory ({os.path.abspath(path)}) nor "
+            f"beside the inventory; write an absolute path, "
+            f"one starting with '~/', or '{{{{ inventory_dir }}}}/{path}'.")

@@ -184,15 +184,6 @@ def _name_problems(given: dict) -> list[str]:
     return problems + [f"{old} is called {new} in this collection; set {new} instead." for old, new in CALLED.items() if old in given]
 
 
-def _relative_problem(path: str) -> str | None:
-    """A relative controller path: Ansible looks for it beside the collection's playbooks, not the user's files."""
-    if os.path.isabs(path):
-        return None
-    return (f"{path!r} is relative, and Ansible would look for it in the role's files/ and beside the collection's playbooks, "
-            f"not in the current directory ({os.path.abspath(path)}) nor beside the inventory; write an absolute path, "
-            f"one starting with '~/', or '{{{{ inventory_dir }}}}/{path}'.")
-
-
 def _app_problems(label: str, app: dict) -> list[tuple[str, str]]:
     """(field, message) for the rules the site checks on each app beyond the roles' own."""
     problems = []
@@ -211,7 +202,7 @@ def _app_problems(label: str, app: dict) -> list[tuple[str, str]]:
         path = app.get(field)
         if path is None:
             continue
-        problem = _relative_problem(path)
+        problem = app_rules.relative_problem(path)
         if problem:
             problems.append((field, problem))
         elif field == "secrets_file" and os.path.isfile(path):

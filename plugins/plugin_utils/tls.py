@@ -17,6 +17,8 @@ import datetime
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.app_rules import relative_problem
+
 CERT, KEY = "nginx_proxy_tls_certificate", "nginx_proxy_tls_certificate_key"
 BEGIN = b"-----BEGIN "
 DER_TO_PEM = {
@@ -29,6 +31,8 @@ def _read(var: str, path: str) -> tuple[bytes | None, str | None]:
     try:
         with open(path, "rb") as handle:
             return handle.read(), None
+    except IsADirectoryError:
+        return None, f"{var} {path} is a directory on the controller: give the path of the PEM file in it"
     except OSError as exc:
         return None, f"{var} {path} cannot be read on the controller ({exc.strerror}): make it readable by the user running Ansible"
 
@@ -128,6 +132,7 @@ def settings_errors(s: dict, found: dict) -> list[str]:
         return []
     # True (found, path not given) stands for the variable's own path.
     paths = {var: s[var] if found.get(var) is True else found.get(var) for var in (CERT, KEY)}
-    if not all(isinstance(p, str) and p for p in paths.values()):
-        return []
-    return pair_problems(paths[CERT], paths[KEY])
+    if all(isinstance(p, str) and p for p in paths.values()):
+        return pair_problems(paths[CERT], paths[KEY])
+    # Not found: the caller says so; for a relative path, say where Ansible looked.
+    return [f"{var} {problem}" for var in (CERT, KEY) if not paths[var] for problem in [relative_problem(s[var])] if problem]

@@ -69,6 +69,7 @@ CASES = {
     "env values are not null": lambda f: errors(good(env={"GREETING": None})),
     "env keys are names": lambda f: errors(good(env={1: "x"})),
     "Image references Docker accepts": lambda f: errors(good(image="Demo:1.0")),
+    "App names short": lambda f: errors(good(name="a" * 70)),
     "Uploads fit in memory": lambda f: errors(good(max_upload_mb=2048, memory="1g")),
     "The issue's own names": lambda f: errors(good(), streamlit_rolling_batch=2),
 }
@@ -149,6 +150,17 @@ def test_the_https_port_counts_only_with_tls():
     assert problem.startswith("streamlit_ops_apps[0].port: 443 is nginx_proxy_https_port of the master child1")
     # Only the children the app runs on count.
     assert errors(good(port=80, hosts=["child2"]), masters=["child1"]) == []
+
+
+def test_a_long_name_is_cut_in_the_fix():
+    (problem,) = errors(good(name="a" * 70))
+    assert problem == f"streamlit_ops_apps[0].name: {'a' * 20}… has 70 characters: use at most 63, e.g. '{'a' * 63}'."
+    assert errors(good(name="a" * 63)) == []
+
+
+def test_a_directory_is_not_a_pem_file(tmp_path):
+    (cert, key) = tls.pair_problems(str(tmp_path), str(tmp_path))
+    assert cert == f"nginx_proxy_tls_certificate {tmp_path} is a directory on the controller: give the path of the PEM file in it"
 
 
 def test_a_root_app_with_others_is_told_to_move():

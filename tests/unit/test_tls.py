@@ -93,6 +93,9 @@ def test_no_message_holds_the_key(files):
 def test_settings_skip_what_the_caller_reports(files):
     given = {CERT: files["cert"], KEY: files["other_key"]}
     assert tls.settings_errors(given, {CERT: files["cert"], KEY: False}) == []  # missing: reported by the caller
+    # ... and for a relative path, where Ansible looked.
+    (problem,) = tls.settings_errors({**given, KEY: "files/k.pem"}, {CERT: files["cert"], KEY: False})
+    assert problem.startswith(f"{KEY} 'files/k.pem' is relative, and Ansible would look for it in the role's files/")
     assert tls.settings_errors({**given, "nginx_proxy_tls_remote_src": True}, {CERT: True, KEY: True}) == []
     assert tls.settings_errors({CERT: files["cert"]}, {CERT: True}) == []
     assert len(tls.settings_errors(given, {CERT: True, KEY: True})) == 1
