@@ -7,8 +7,8 @@ from __future__ import annotations
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import site
 
 
-def site_errors(given, children=None, hosts=None, masters_ipv4=None, playbook="site"):
-    return site.errors(dict(given), list(children or []), dict(hosts or {}), list(masters_ipv4 or []), playbook)
+def site_errors(given, children=None, hosts=None, masters_ipv4=None, playbook="site", masters=None):
+    return site.errors(dict(given), list(children or []), dict(hosts or {}), list(masters_ipv4 or []), playbook, list(masters or []))
 
 
 def site_plan(given, children, hosts, masters_ipv4, kept_cookie_secrets=""):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import app_rules
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import app_rules, tls
 
 # A proxied WebSocket holds two connections in one worker: client and upstream.
 CONNECTIONS_PER_SESSION = 2
@@ -254,6 +254,7 @@ def settings_errors(s: dict, host: dict, found: dict) -> list[str]:
     if s["nginx_proxy_connect_timeout"] < 1:
         errors.append(f"nginx_proxy_connect_timeout {s['nginx_proxy_connect_timeout']} must be at least 1 (seconds)")
     errors += _tls_errors(s, host, found)
+    errors += tls.settings_errors(s, found)
     if s["nginx_proxy_hsts_max_age"] < 0:
         errors.append(f"nginx_proxy_hsts_max_age {s['nginx_proxy_hsts_max_age']} must be 0 (no header) or a number of seconds, e.g. 31536000")
     errors += _sizing_errors(s, nginx, managed)

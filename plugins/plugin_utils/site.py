@@ -14,6 +14,7 @@ what the plan hands it, with every message naming the user's
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from urllib.parse import urlsplit
 
@@ -40,6 +41,14 @@ RENAMED = {
     "streamlit_nginx_server": "nginx_proxy_server",
     "streamlit_smoke_check": "nginx_proxy_smoke_check",
 }
+# The issue that asked for Day 2 named these; the collection calls them otherwise.
+CALLED = {
+    "streamlit_rolling_batch": "streamlit_ops_rolling_batch",
+    "streamlit_drain_timeout": "streamlit_ops_drain_timeout",
+    "streamlit_child_firewall": "streamlit_app_firewall",
+}
+# App fields that name a file on the controller.
+CONTROLLER_PATHS = ("image_archive", "secrets_file")
 # The fields of an app that its container takes as they are.
 CONTAINER_FIELDS = (
     "name", "image", "image_archive", "port", "env", "command", "options", "secrets_file", "cookie_secret", "memory",
@@ -175,16 +184,73 @@ def plan(given: dict, children: list[str], hosts: dict, masters_ipv4: list[str],
     return result
 
 
+def _name_problems(given: dict) -> list[str]:
+    problems = [f"{old} was renamed in 1.0.0: set {new} instead." for old, new in RENAMED.items() if old in given]
+    return problems + [f"{old} is called {new} in this collection; set {new} instead." for old, new in CALLED.items() if old in given]
+
+
+def _app_problems(label: str, app: dict) -> list[tuple[str, str]]:
+    """(field, message) for the rules the site checks on each app beyond the roles' own."""
+    problems = []
+    image = app_rules.image_problem(app["image"])
+    if image:
+        problems.append(("image", image + "."))
+    for key in app.get("env") or {}:
+        problem = app_rules.env_key_problem(key)
+        if problem:
+            problems.append(("env", problem))
+    for name, value in (app.get("options") or {}).items():
+        problem = app_rules.control_problem(value)
+        if problem:
+            problems.append(("options", f"{name}: {problem}."))
+    for field in CONTROLLER_PATHS:
+        path = app.get(field)
+        if path is None:
+            continue
+        problem = app_rules.relative_problem(path)
+        if problem:
+            problems.append((field, problem))
+        elif field == "secrets_file" and os.path.isfile(path):
+            problem = app_rules.toml_problem(path)
+            if problem:
+                problems.append((field, problem))
+    if app["max_upload_mb"] > app_rules.MAX_UPLOAD_MB:
+        problems.append(("max_upload_mb", f"{app['max_upload_mb']} MB is more than {app_rules.MAX_UPLOAD_MB} (1 TiB), and Streamlit "
+                                          "holds an upload in memory; write the largest file users upload, e.g. 200."))
+    memory = child_rules.MEMORY_RE.match(app.get("memory") or "")
+    limit = int(memory.group(1)) * child_rules.UNIT_BYTES[memory.group(2).lower()] if memory else 0
+    if limit >= child_rules.MIN_MEMORY and app["max_upload_mb"] * 1024**2 >= limit:
+        problems.append(("max_upload_mb", f"{app['max_upload_mb']} MB is not below memory {app['memory']!r}, and Streamlit holds an upload "
+                                          "in memory, so one such upload would get the container killed; lower max_upload_mb or raise memory."))
+    return problems
+
+
+def _listener_problems(label: str, app: dict, host: str, nginx: dict) -> list[str]:
+    """An app port on a child that is also a master, where Nginx listens on all addresses."""
+    if not nginx.get("nginx_proxy_server", True):
+        return []
+    ports = {"nginx_proxy_listen_port": nginx["nginx_proxy_listen_port"]}
+    if nginx.get("nginx_proxy_tls_certificate"):
+        ports["nginx_proxy_https_port"] = nginx["nginx_proxy_https_port"]
+    return [
+        f"{label}.port: {app['port']} is {var} of the master {host}, which is also a child of this app; "
+        f"Nginx listens there on every address, so give the app another port."
+        for var, port in ports.items() if app["port"] == port
+    ]
+
+
 def errors(given: dict, children: list[str] | None = None, hosts: dict | None = None, masters_ipv4: list[str] | None = None,
-           playbook: str = "site") -> list[str]:
+           playbook: str = "site", masters: list[str] | None = None) -> list[str]:
     """Every rule the deployment breaks, each message naming the variable and the fix.
 
-    For the remove playbook only the renamed variables matter.
+    For the remove playbook only the renamed variables matter. ``masters``
+    (the group streamlit_master) lets the ports of a child that is also a
+    master be checked against Nginx's own.
     """
-    problems = [f"{old} was renamed in 1.0.0: set {new} instead." for old, new in RENAMED.items() if old in given]
+    problems = _name_problems(given)
     if playbook == "remove":
         return problems
-    children, hosts, masters_ipv4 = children or [], hosts or {}, masters_ipv4 or []
+    children, hosts, masters_ipv4, masters = children or [], hosts or {}, masters_ipv4 or [], masters or []
     if APPS not in given:
         return problems + [f"{APPS} is not set: define it for all hosts (group_vars/all), see inventory.example."]
     site, nginx, spec_problems = _settings(given)
@@ -200,16 +266,31 @@ def errors(given: dict, children: list[str] | None = None, hosts: dict | None = 
     if url and public_url_problem(url):
         problems.append(public_url_problem(url))
     origins = public_origins(url, nginx)
+    labels = [f"{APPS}[{i}]" for i in range(len(apps))]
+    # Fields whose problem the site reports itself, so the roles' take on them is left out.
+    own: set[str] = set()
+    mine: set[str] = set()
     for i, app in enumerate(apps):
         problem = _hosts_problem(app, children)
         if problem:
             problems.append(f"{APPS}[{i}].hosts: {problem}")
+        for field, problem in _app_problems(labels[i], app):
+            problems.append(f"{labels[i]}.{field}: {problem}")
+            if field in CONTROLLER_PATHS:
+                own.add(f"{labels[i]}.{field}:")
+                mine.add(problems[-1])
+        # The container rule's word on such a key, which has no fix.
+        own.update(f"{labels[i]}.env: {key!r} is not a valid" for key in app.get("env") or {} if not isinstance(key, str))
+        for host in set(_app_hosts(app, children)) & set(masters):
+            problems += _listener_problems(labels[i], app, host, nginx)
         if (app.get("origin_policy") or site["streamlit_ops_origin_policy"]) == "strict" and not origins:
             scope = "origin_policy" if app.get("origin_policy") else "streamlit_ops_origin_policy"
             problems.append(
                 f"{APPS}[{i}].{scope}: strict needs a public origin and none can be derived; set streamlit_ops_public_url, "
                 "or nginx_proxy_server_name to the name users browse to (not '_', a wildcard or a regex)."
             )
+    # All apps share the master's server: one path under another takes its requests.
+    problems += app_rules.nested_paths(labels, [app_rules.app_path(app) for app in apps])
     roles = plan(given, children, hosts, masters_ipv4)
     # The backends are the children's addresses, whose own rule is reported per child below.
     problems += [p for p in nginx_proxy_rules.apps_errors(roles["proxy_apps"], [f"{APPS}[{i}]" for i in range(len(apps))])
@@ -223,4 +304,4 @@ def errors(given: dict, children: list[str] | None = None, hosts: dict | None = 
             problems.append(f"streamlit_app_bind_address of {host}: {address}.")
         problems += [f"streamlit_app_forwarded_allow_ips of {host}: {p}" for p in child_rules.forwarded_problems(child["forwarded_allow_ips"])]
     # The roles' rules see the same app on several hosts: say each thing once.
-    return list(dict.fromkeys(problems))
+    return [p for p in dict.fromkeys(problems) if p in mine or not p.startswith(tuple(own))]

@@ -95,6 +95,17 @@ BAD_INPUT = {
     "missing archive": (lambda a: _bad(a, 0, image_archive="/nonexistent/app.tar"), "streamlit_ops_apps[0].image_archive"),
     "unknown host": (lambda a: _bad(a, 0, hosts=["no-such-child"]), "streamlit_ops_apps[0].hosts"),
     "managed env": (lambda a: _bad(a, 0, env={"STREAMLIT_SERVER_ENABLE_CORS": "true"}), "streamlit_ops_apps[0].env"),
+    # Issue 11: inputs that used to fail late, on the hosts.
+    "path under another app's": (lambda a: a + _bad(a, 0, name="sub", path=(a[0].get("path") or f"/{a[0]['name']}/") + "sub/", port=9999),
+                                 "streamlit_ops_apps[1].path: '/streamlitApp/sub/' lies under '/streamlitApp/'"),
+    "newline in an option": (lambda a: _bad(a, 0, options={"theme.base": "dark\n"}), "streamlit_ops_apps[0].options: theme.base: 'dark\\n' holds a newline"),
+    "null env value": (lambda a: _bad(a, 0, env={"DEMO_GREETING": None}), "streamlit_ops_apps[0].env: the value of DEMO_GREETING must be"),
+    "secrets_file not TOML": (lambda a: _bad(a, 0, secrets_file=str(ROOT / "tests/e2e/default/bad-secrets.toml")),
+                              "bad-secrets.toml' is not valid TOML (at line 3"),
+    # Exists relative to the current directory, where the old rule looked; the role would not find it.
+    "relative image_archive": (lambda a: _bad(a, 0, image_archive=".cache/images/streamlit-ops-demo.tar"),
+                               "streamlit_ops_apps[0].image_archive: '.cache/images/streamlit-ops-demo.tar' is relative"),
+    "uppercase image": (lambda a: _bad(a, 0, image="Streamlit-Ops-Demo:1.0"), "streamlit_ops_apps[0].image: 'Streamlit-Ops-Demo:1.0' is not a Docker"),
 }
 
 
@@ -113,6 +124,8 @@ BAD_SETTINGS = {
     "misspelt role variable": ({"nginx_proxy_server_nme": "x"}, "nginx_proxy_server_nme: is not a known variable; did you mean 'nginx_proxy_server_name'?"),
     "misspelt site variable": ({"streamlit_ops_origin_polcy": "strict"}, "streamlit_ops_origin_polcy: is not a known variable"),
     "loopback child address": ({"streamlit_app_bind_address": "127.0.0.1"}, "streamlit_app_bind_address of"),
+    "the issue's own name": ({"streamlit_child_firewall": False},
+                             "streamlit_child_firewall is called streamlit_app_firewall in this collection; set streamlit_app_firewall instead."),
 }
 
 
@@ -125,6 +138,98 @@ def test_bad_settings_fail_naming_the_variable_before_any_change(inventory, host
     assert rc != 0, out[-3000:]
     assert message in out, out[-3000:]
     assert host_state(hosts) == before
+
+
+def _make_pair(directory: Path, name: str) -> tuple[str, str]:
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    return str(cert), str(key)
+
+
+def test_a_tls_key_of_another_certificate_fails_before_any_change(inventory, hosts, tmp_path):
+    """Used to fail at the master's final nginx -t, after every child changed."""
+    cert, key = _make_pair(tmp_path, "apps.example.test")
+    other_key = _make_pair(tmp_path, "other.example.test")[1]
+    apps = _bad(hosts["apps"], 0, env={"TEST_ROUND": "tls"})
+    before = host_state(hosts)
+    tls = {"nginx_proxy_tls_certificate": cert, "nginx_proxy_tls_certificate_key": other_key}
+    rc, out, dummy = playbook(inventory, "-e", json.dumps(tls), apps=apps)
+    assert rc != 0, out[-3000:]
+    assert f"nginx_proxy_tls_certificate_key {other_key} is not the key of nginx_proxy_tls_certificate {cert}" in out, out[-3000:]
+    assert host_state(hosts) == before
+    # Control: the matching pair passes the checks (check mode: nothing applied).
+    rc, out, dummy = playbook(inventory, "--check", "-e", json.dumps({**tls, "nginx_proxy_tls_certificate_key": key}), apps=apps)
+    assert rc == 0, out[-3000:]
+    assert host_state(hosts) == before
+
+
+def _inventory_without(hosts: dict, tmp_path: Path, group: str, empty: bool) -> str:
+    """The scenario's hosts and apps, with one of the two groups missing or empty."""
+    connection = {"ansible_connection": "community.docker.docker"}
+    groups = {"streamlit_master": [hosts["master"]], "streamlit_children": hosts["children"]}
+    inventory = {"all": {"vars": {"streamlit_ops_apps": hosts["apps"]}}}
+    for name, members in groups.items():
+        if name != group:
+            inventory[name] = {"hosts": {h: {**connection, "ansible_host": h} for h in members}}
+        elif empty:
+            inventory[name] = {"hosts": {}}
+    path = tmp_path / f"without-{group}-{empty}.json"
+    path.write_text(json.dumps(inventory))
+    return str(path)
+
+
+@pytest.mark.parametrize("name", ["site.yml", "remove.yml"])
+@pytest.mark.parametrize(("group", "empty"), [("streamlit_master", False), ("streamlit_master", True), ("streamlit_children", False)])
+def test_an_inventory_without_a_group_fails_before_any_change(inventory, hosts, tmp_path, name, group, empty):
+    """remove.yml used to skip the master's play and remove the children's containers while Nginx still routed to them."""
+    path = _inventory_without(hosts, tmp_path, group, empty)
+    before = host_state(hosts)
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), name, "-i", path]
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env, check=False)
+    out = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, out[-3000:]
+    assert "The inventory needs at least one host in the group streamlit_master" in out, out[-3000:]
+    assert "error while templating" not in out.lower(), out[-3000:]
+    assert host_state(hosts) == before
+    # Control: the same inventory with both groups passes the first play (check mode).
+    if name == "site.yml":
+        path = _inventory_without(hosts, tmp_path, "none", False)
+        result = subprocess.run([*cmd[:-1], path, "--check"], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env, check=False)
+        assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_two_apps_swap_ports(inventory, hosts):
+    """Used to fail partway: the first app's new port was still the second's.
+    The child removes the containers whose port moves before it starts the new ones."""
+    demo = hosts["apps"][0]
+    second = {**demo, "name": "second", "path": "/second/", "port": 8502}
+    master = urlsplit(os.environ["STREAMLIT_OPS_APP_URL"]).netloc
+
+    def published(child):
+        out = subprocess.run(["docker", "exec", child, "docker", "ps", "--format", "{{.Names}} {{.Ports}}"],
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+        return {line.split()[0]: re.findall(r":(\d+)->", line)[0] for line in out.splitlines() if "->" in line}
+
+    def healthy(path):
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://{master}{path}_stcore/health"],
+                             capture_output=True, text=True, timeout=60, check=False).stdout
+        return out == "200"
+
+    try:
+        rc, out, dummy = playbook(inventory, apps=[demo, second])
+        assert rc == 0, out[-3000:]
+        assert all(published(c) == {"streamlit-demo": "8501", "streamlit-second": "8502"} for c in hosts["children"])
+        rc, out, dummy = playbook(inventory, apps=[{**demo, "port": 8502}, {**second, "port": 8501}])
+        assert rc == 0, out[-3000:]
+        assert all(published(c) == {"streamlit-demo": "8502", "streamlit-second": "8501"} for c in hosts["children"])
+        assert healthy(demo.get("path") or f"/{demo['name']}/") and healthy("/second/")
+        assert not healthy("/no-such-app/")  # control: the check can fail
+    finally:
+        rc, out, dummy = playbook(inventory)
+        assert rc == 0, out[-3000:]
+        assert all(published(c) == {"streamlit-demo": "8501"} for c in hosts["children"])
 
 
 def test_master_limits_fail_before_the_children_change(inventory, hosts):
