@@ -60,11 +60,8 @@ def trusting(apps, inventory):
 
 def capture(children: list[str], markers: list[str], traffic, seconds: float = 12) -> set[str]:
     """The markers seen on any child while traffic() runs."""
-    sniffers = [subprocess.Popen(["docker", "exec", "-i", child, "python3", "-", str(seconds), *markers], stdin=subprocess.PIPE,
+    sniffers = [subprocess.Popen(["docker", "exec", child, "python3", "-c", SNIFFER, str(seconds), *markers],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for child in children]
-    for sniffer in sniffers:
-        sniffer.stdin.write(SNIFFER)
-        sniffer.stdin.close()
     for sniffer in sniffers:
         assert sniffer.stdout.readline().strip() == "ready", sniffer.stderr.read()
     traffic()
