@@ -1266,6 +1266,8 @@ def test_app_options_and_internal_names():
         "ping_interval": ("int", False, 30),
         "sticky": ("str", False, "cookie"),
         "origins": ("list", False, []),
+        "origin_policy": ("str", False, None),
+        "clear_headers": ("list", False, []),
     }
     assert apps["options"]["sticky"]["choices"] == ["cookie", "ip_hash", "none"]
     assert all(name.startswith("__nginx_proxy_") for name in ROLE_VARS)

@@ -56,11 +56,11 @@ def test_reload_that_cannot_bind_fails_with_nginxs_error(nginx):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port))
         taken.listen()
-        took, workers, errors = reload(str(nginx / "nginx.pid"), str(nginx / "error.log"), 5)
+        took, workers, errors = reload(str(nginx / "nginx.pid"), str(nginx / "error.log"), 15)
     assert (took, workers) == (False, [])
     assert any(f"bind() to 127.0.0.1:{port} failed (98: Address already in use)" in line for line in errors), errors
     # The control: the same configuration, the port free, is taken.
-    took, workers, errors = reload(str(nginx / "nginx.pid"), str(nginx / "error.log"), 5)
+    took, workers, errors = reload(str(nginx / "nginx.pid"), str(nginx / "error.log"), 15)
     assert took and len(workers) >= 2 and errors == [], errors
     with socket.create_connection(("127.0.0.1", port), timeout=5):
         pass
