@@ -20,7 +20,7 @@ def nginx_proxy_errors(settings, host, found):
 
 
 def nginx_proxy_apps(apps):
-    return specs.normalize(specs.role_options("nginx_proxy"), {"nginx_proxy_apps": list(apps)})["nginx_proxy_apps"]
+    return rules.resolved_apps(specs.normalize(specs.role_options("nginx_proxy"), {"nginx_proxy_apps": list(apps)})["nginx_proxy_apps"])
 
 
 def nginx_proxy_sizing(settings, nginx):

@@ -36,6 +36,15 @@ BACKEND_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-
 # directive or open a block.
 SERVER_NAME_RE = re.compile(r"""^[^\s;{}'"]+(?: [^\s;{}'"]+)*$""")
 WORKERS_RE = re.compile(r"^(auto|[1-9][0-9]*)$")
+# A request header name as proxy_set_header takes it (no underscore: Nginx
+# drops such client headers by default, so there is nothing to clear).
+HEADER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+# The request headers every app location sets itself: clearing one would
+# break the proxy, so none of them can be an identity header.
+PROXY_HEADERS = ("host", "upgrade", "connection", "x-real-ip", "x-forwarded-for", "x-forwarded-proto")
+# Where plain HTTP redirects: scheme://host[:port], nothing Nginx would read
+# as a variable or the end of the directive.
+REDIRECT_RE = re.compile(r"^https?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::([0-9]{1,5}))?/?$")
 LIMIT_FIX = "or raise LimitNOFILE for nginx.service in a systemd drop-in and restart Nginx (a reload keeps the old limit)"
 
 
@@ -80,6 +89,42 @@ def capacity(configured: dict, cpus: int, reuseport: bool, nofile_soft: int, nof
     return spread * min(connections, files) // CONNECTIONS_PER_SESSION
 
 
+def origin_policy(app: dict) -> str:
+    """An app's origin policy: its own, else strict when it lists origins (the
+    role's behaviour before origin_policy existed), else same-origin."""
+    return app.get("origin_policy") or ("strict" if app.get("origins") else "same-origin")
+
+
+def resolved_apps(apps: list[dict]) -> list[dict]:
+    """The apps (normalized) as the templates read them: origin_policy decided,
+    the origins as the host[:port] the guard compares (origins are lowercase
+    and without a default port, see app_rules.origin_problem), the headers to
+    clear once each whatever their case."""
+    resolved = []
+    for app in apps:
+        headers = {str(h).lower(): str(h) for h in reversed(app.get("clear_headers") or [])}
+        resolved.append({
+            **app,
+            "origin_policy": origin_policy(app),
+            "origin_authorities": [str(o).split("://", 1)[-1] for o in app.get("origins") or []],
+            "clear_headers": sorted(headers.values(), key=str.lower),
+        })
+    return resolved
+
+
+def _header_errors(label: str, headers: list) -> list[str]:
+    errors = []
+    for j, header in enumerate(headers or []):
+        if not isinstance(header, str) or not HEADER_RE.match(header):
+            errors.append(f"{label}.clear_headers[{j}] (server.trustedUserHeaders): {header!r} is not a header name: use letters, digits and '-', e.g. X-Forwarded-User")
+        elif header.lower() in PROXY_HEADERS:
+            errors.append(
+                f"{label}.clear_headers[{j}] (server.trustedUserHeaders): {header!r} is set by the proxy itself ({', '.join(PROXY_HEADERS)}) and cannot carry "
+                "an identity: name another header in server.trustedUserHeaders, e.g. X-Forwarded-User"
+            )
+    return errors
+
+
 def apps_errors(apps: list[dict], labels: list[str]) -> list[str]:
     """The rules of the apps (normalized), each message led by the app's label."""
     errors, names, paths = [], {}, {}
@@ -97,6 +142,7 @@ def apps_errors(apps: list[dict], labels: list[str]) -> list[str]:
             problem = app_rules.origin_problem(origin)
             if problem:
                 errors.append(f"{label}.origins[{j}]: {problem}.")
+        errors += _header_errors(label, app.get("clear_headers"))
     return errors
 
 
@@ -245,11 +291,21 @@ def settings_errors(s: dict, host: dict, found: dict) -> list[str]:
     tls_server = bool(s.get("nginx_proxy_tls_certificate")) and server
     managed = s["nginx_proxy_manage_main_config"] and server
     errors = apps_errors(s["nginx_proxy_apps"], [f"nginx_proxy_apps[{i}]" for i in range(len(s["nginx_proxy_apps"]))])
+    # The site playbook says this in its own words (a public origin it cannot derive).
+    errors += [f"nginx_proxy_apps[{i}].origins: is empty, but origin_policy is strict: list the public origins, e.g. https://apps.example.com"
+               for i, app in enumerate(s["nginx_proxy_apps"]) if app.get("origin_policy") == "strict" and not app["origins"]]
     errors += _port_errors(s, tls_server)
     if not SERVER_NAME_RE.match(s["nginx_proxy_server_name"]):
         errors.append(
             f"nginx_proxy_server_name '{s['nginx_proxy_server_name']}' must be names separated by single spaces, "
             "without ';', '{', '}' or quotes: use e.g. '_' or 'example.com www.example.com'"
+        )
+    redirect = s.get("nginx_proxy_redirect_url")
+    match = REDIRECT_RE.match(redirect) if isinstance(redirect, str) else None
+    if redirect is not None and (not match or (match.group(1) and not 1 <= int(match.group(1)) <= 65535)):
+        errors.append(
+            f"nginx_proxy_redirect_url {redirect!r} is not 'http(s)://host[:port]' (no path): write the address users browse to, "
+            "e.g. 'https://apps.example.com:8443', or leave it null to redirect to the requested host"
         )
     if s["nginx_proxy_connect_timeout"] < 1:
         errors.append(f"nginx_proxy_connect_timeout {s['nginx_proxy_connect_timeout']} must be at least 1 (seconds)")

@@ -132,6 +132,27 @@ def kept_secrets(text: str) -> dict:
     return {str(k): v for k, v in kept.items() if isinstance(v, str)} if isinstance(kept, dict) else {}
 
 
+def identity_headers(options) -> list[str]:
+    """The request headers an app's server.trustedUserHeaders names (header -> st.user key; a dict, or JSON
+    text as Streamlit also takes it): the proxy clears them, so only a proxy in front of it can set them."""
+    value = (options or {}).get("server.trustedUserHeaders") if isinstance(options, dict) else None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return [str(name) for name in value] if isinstance(value, dict) else []
+
+
+def redirect_url(public_url, nginx: dict):
+    """Where the proxy's plain HTTP redirects: nginx_proxy_redirect_url, else an https public URL, else None
+    (https://$host)."""
+    if nginx.get("nginx_proxy_redirect_url"):
+        return nginx["nginx_proxy_redirect_url"]
+    url = str(public_url or "").strip()
+    return url if url.lower().startswith("https://") and not public_url_problem(url) else None
+
+
 def plan(given: dict, children: list[str], hosts: dict, masters_ipv4: list[str], kept_text: str | None = None) -> dict:
     """Each role's input from the inventory.
 
@@ -151,7 +172,8 @@ def plan(given: dict, children: list[str], hosts: dict, masters_ipv4: list[str],
     kept = kept_secrets(kept_text or "")
     result = {"children": {h: {"containers": [], "labels": []} for h in children}, "proxy_apps": [], "cookie_secrets": {}}
     for i, app in enumerate(site.get(APPS) or []):
-        strict = (app.get("origin_policy") or site["streamlit_ops_origin_policy"]) == "strict"
+        policy = app.get("origin_policy") or site["streamlit_ops_origin_policy"]
+        strict = policy == "strict"
         item = {key: app[key] for key in CONTAINER_FIELDS if app.get(key) is not None}
         item["path"] = app_rules.app_path(app)
         if strict:
@@ -170,8 +192,12 @@ def plan(given: dict, children: list[str], hosts: dict, masters_ipv4: list[str],
             "max_upload_mb": app["max_upload_mb"],
             "ping_interval": app["ping_interval"],
             "sticky": app["sticky"],
-            "origins": origins if strict else [],
+            # same-origin allows the public origins besides each request's Host (an outer proxy may rewrite Host).
+            "origins": [] if policy == "open" else origins,
+            "origin_policy": policy,
+            "clear_headers": identity_headers(app.get("options")),
         })
+    result["proxy_redirect_url"] = redirect_url(site.get("streamlit_ops_public_url"), nginx)
     result["cookie_secrets_changed"] = result["cookie_secrets"] != kept
     for host in children:
         info = hosts.get(host) or {}

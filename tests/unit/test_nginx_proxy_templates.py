@@ -161,8 +161,12 @@ def _one(block: list[dict], directive: str) -> list[str]:
 @pytest.mark.parametrize("shape", GOOD)
 def test_websocket_map_is_prefixed(rendered, shape):
     maps = _named(_parse(rendered / shape / CONF), "map")
-    # One for the Connection header, two per app with strict origins.
-    assert len(maps) == 1 + 2 * len([app for app in _apps(shape) if app["origins"]])
+    apps = _apps(shape)
+    same = [app for app in apps if app["origin_policy"] == "same-origin"]
+    # One for the Connection header, two per app with strict origins; the
+    # same-origin guard's three shared maps, and one or two per such app.
+    assert len(maps) == (1 + 2 * len([app for app in apps if app["origin_policy"] == "strict"])
+                         + (3 if same else 0) + sum(1 + bool(app["origins"]) for app in same))
     assert maps[0]["args"] == ["$http_upgrade", "$streamlit_ops_deploy_connection"]
     # "" and not "close" for plain requests, or no upstream connection could
     # return to the keepalive pool.
@@ -209,12 +213,46 @@ def test_strict_origins_are_two_maps_per_app(rendered, shape):
         key = app["name"].replace("-", "_")
         allowed = maps.get(("$http_origin", f"$streamlit_ops_deploy_origin_{key}"))
         refuse = maps.get((f"$http_upgrade:$streamlit_ops_deploy_origin_{key}", f"$streamlit_ops_deploy_refuse_{key}"))
-        if not app["origins"]:
+        if app["origin_policy"] != "strict":
             assert allowed is None and refuse is None
             continue
         assert [(d["directive"], d["args"]) for d in allowed] == [("default", ["0"])] + [(o, ["1"]) for o in app["origins"]]
         # Refused: a non-empty Upgrade with an origin not listed.
         assert [(d["directive"], d["args"]) for d in refuse] == [("default", ["0"]), ("~^.+:0$", ["1"])]
+
+
+def test_origin_policy_follows_origins_unless_set():
+    """null keeps the role's earlier meaning (origins listed: strict); otherwise same-origin, the new default."""
+    apps = nginx_proxy_apps([{"name": "a", "path": "/a/", "backends": ["10.0.0.1:1"]},
+                             {"name": "b", "path": "/b/", "backends": ["10.0.0.1:2"], "origins": ["https://x.test"]},
+                             {"name": "c", "path": "/c/", "backends": ["10.0.0.1:3"], "origins": ["https://x.test:8443"],
+                              "origin_policy": "same-origin", "clear_headers": ["X-User", "x-user", "X-Mail"]}])
+    assert [app["origin_policy"] for app in apps] == ["same-origin", "strict", "same-origin"]
+    assert apps[2]["origin_authorities"] == ["x.test:8443"]
+    # Once each whatever the case: Nginx matches header names without case.
+    assert apps[2]["clear_headers"] == ["X-Mail", "x-user"] or apps[2]["clear_headers"] == ["X-Mail", "X-User"]
+
+
+@pytest.mark.parametrize("shape", GOOD)
+def test_same_origin_guard_maps(rendered, shape):
+    maps = {tuple(d["args"]): d["block"] for d in _named(_parse(rendered / shape / CONF), "map")}
+    same = [app for app in _apps(shape) if app["origin_policy"] == "same-origin"]
+    shared = [("$http_origin", "$streamlit_ops_deploy_origin_authority"),
+              ("$http_host", "$streamlit_ops_deploy_host_authority"),
+              ("$streamlit_ops_deploy_origin_authority|$streamlit_ops_deploy_host_authority", "$streamlit_ops_deploy_same_origin")]
+    assert all((key in maps) == bool(same) for key in shared)
+    for app in same:
+        key = app["name"].replace("-", "_")
+        public = maps.get(("$streamlit_ops_deploy_origin_authority", f"$streamlit_ops_deploy_public_{key}"))
+        if app["origins"]:
+            assert [(d["directive"], d["args"]) for d in public] == [("default", ["0"])] + [(a, ["1"]) for a in app["origin_authorities"]]
+            source = f"$http_upgrade:${{streamlit_ops_deploy_same_origin}}$streamlit_ops_deploy_public_{key}"
+        else:
+            assert public is None
+            source = "$http_upgrade:${streamlit_ops_deploy_same_origin}0"
+        refuse = maps[(source, f"$streamlit_ops_deploy_refuse_{key}")]
+        # Refused: an upgrade neither same-origin nor from a public origin.
+        assert [(d["directive"], d["args"]) for d in refuse] == [("default", ["0"]), ("~^.+:00$", ["1"])]
 
 
 # --- snippet: the app locations ------------------------------------------------------------------
@@ -247,6 +285,8 @@ def test_location_proxies_websockets(rendered, shape):
             "X-Real-IP": ["$remote_addr"],
             "X-Forwarded-For": ["$proxy_add_x_forwarded_for"],
             "X-Forwarded-Proto": ["$scheme"],
+            # Identity headers: an empty value drops what the client sent.
+            **{name: [""] for name in app["clear_headers"]},
         }
         assert _one(block, "proxy_connect_timeout") == [f"{values['nginx_proxy_connect_timeout']}s"]
         assert _one(block, "proxy_read_timeout") == [timeout]
@@ -258,6 +298,7 @@ def test_location_proxies_websockets(rendered, shape):
         # Streamlit's limit plus 1 MB of multipart overhead.
         assert _one(block, "client_max_body_size") == [f"{app['max_upload_mb'] + 1}m"]
         assert _one(block, "absolute_redirect") == ["off"]
+        assert _one(block, "server_tokens") == ["off"]
 
 
 def test_timeouts_follow_the_ping_interval():
@@ -284,7 +325,7 @@ def test_sticky_cookie_and_strict_origins_in_the_location(rendered, shape):
         else:
             assert userid == {}
         conditions = _named(block, "if")
-        if app["origins"]:
+        if app["origin_policy"] != "open":
             (condition,) = conditions
             assert condition["args"] == [f"$streamlit_ops_deploy_refuse_{key}"]
             assert [(d["directive"], d["args"]) for d in condition["block"]] == [("return", ["403"])]
@@ -338,6 +379,7 @@ def test_site_listens_and_includes_the_snippet(rendered, shape):
     assert _one(block, "listen") == [str(values["nginx_proxy_listen_port"]), *_listen_options(values)]
     assert _one(block, "server_name") == values["nginx_proxy_server_name"].split()
     assert _one(block, "absolute_redirect") == ["off"]
+    assert _one(block, "server_tokens") == ["off"]
     assert _one(block, "include") == [SNIPPET_DEST]
     assert not _named(block, "add_header")
 
@@ -350,7 +392,10 @@ def test_tls_site_redirects_http_and_serves_https(rendered, shape):
     port = values["nginx_proxy_https_port"]
     # Plain HTTP: nothing but an absolute redirect to the same name over https.
     assert _one(http["block"], "listen") == [str(values["nginx_proxy_listen_port"]), *options]
-    assert _one(http["block"], "return") == ["301", "https://$host" + ("" if port == 443 else f":{port}") + "$request_uri"]
+    # To nginx_proxy_redirect_url when set (the public URL behind a port mapping).
+    target = (values["nginx_proxy_redirect_url"] or "https://$host" + ("" if port == 443 else f":{port}")).rstrip("/")
+    assert _one(http["block"], "return") == ["301", target + "$request_uri"]
+    assert _one(http["block"], "server_tokens") == ["off"]
     assert not _named(http["block"], "include")
     block = https["block"]
     # HTTP/2: a listen parameter before Nginx 1.25.1, "http2 on;" from then on.
@@ -371,6 +416,7 @@ def test_tls_site_redirects_http_and_serves_https(rendered, shape):
     assert _one(block, "ssl_prefer_server_ciphers") == ["off"]
     assert _one(block, "ssl_session_tickets") == ["off"]
     assert _one(block, "absolute_redirect") == ["off"]
+    assert _one(block, "server_tokens") == ["off"]
     assert _one(block, "include") == [SNIPPET_DEST]
     hsts = values["nginx_proxy_hsts_max_age"]
     headers = [d["args"] for d in _named(block, "add_header")]
@@ -442,15 +488,21 @@ def test_main_config_is_debians_with_tuned_workers(rendered, shape):
     (events,) = _named(ours, "events")
     assert _one(events["block"], "worker_connections") == [str(connections)]
 
+    # No TLS below 1.2 at http level, whatever Debian's file lists (bookworm's
+    # has TLSv1 TLSv1.1): the only other difference.
+    tls = {"ssl_protocols": ["TLSv1.2", "TLSv1.3"], "ssl_prefer_server_ciphers": ["off"]}
+
     def strip(block: list[dict]) -> list:
         return [
-            (d["directive"], [] if d["directive"] in ("worker_processes", "worker_connections") else d["args"], strip(d.get("block", [])))
+            (d["directive"], [] if d["directive"] in ("worker_processes", "worker_connections", *tls) else d["args"],
+             strip(d.get("block", [])))
             for d in block
             if d["directive"] != "worker_rlimit_nofile"
         ]
 
     assert strip(ours) == strip(stock)
     (http,) = _named(ours, "http")
+    assert {name: _one(http["block"], name) for name in tls} == tls
     includes = [d["args"] for d in http["block"] if d["directive"] == "include"]
     assert includes == [["/etc/nginx/mime.types"], ["/etc/nginx/conf.d/*.conf"], ["/etc/nginx/sites-enabled/*"]]
     assert _one(ours, "include") == ["/etc/nginx/modules-enabled/*.conf"]
@@ -692,6 +744,8 @@ class _Backend:
             def _answer(self, status: int, body: bytes = b"", extra: dict | None = None):
                 self.send_response(status)
                 self.send_header("X-Backend", name)
+                # The request headers that reached the backend, by name.
+                self.send_header("X-Received", ",".join(sorted(key.lower() for key in self.headers.keys())))
                 for key, value in (extra or {}).items():
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(body)))
@@ -855,20 +909,88 @@ def test_live_strict_origins_refuse_foreign_websockets(live):
     # Not an upgrade: Origin plays no part.
     status, dummy, dummy2 = _request(live, "GET", "/strict/", headers={"Origin": "https://evil.example.test"})
     assert status == 200
-    # An app without origins takes any Origin, as Streamlit's own default does.
-    assert probe(f"wss://apps.example.test:{live.https_port}/live/_stcore/stream", connect_address="127.0.0.1",
+    # An app with origin_policy open takes any Origin, as Streamlit's own default does.
+    assert probe(f"wss://apps.example.test:{live.https_port}/open/_stcore/stream", connect_address="127.0.0.1",
                  origin="https://evil.example.test", ca_path=str(live.certificate[0]))[0] == 101
 
 
+def _upgrade(live, path: str, host: str, origin: str | None) -> int:
+    """The status Nginx answers a WebSocket upgrade with, sent with this Host and Origin (None: no Origin)."""
+    context = ssl.create_default_context(cafile=str(live.certificate[0]))
+    with socket.create_connection(("127.0.0.1", live.https_port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="apps.example.test") as conn:
+            lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"]
+            lines += [f"Origin: {origin}"] if origin is not None else []
+            conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+            return int(conn.recv(4096).split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize(("host", "origin", "status"), [
+    # Same origin: Origin names the Host the upgrade was sent to; default
+    # ports either side, case, IPv6 literals.
+    ("apps.example.test:PORT", "https://apps.example.test:PORT", 101),
+    ("apps.example.test", "https://apps.example.test", 101),
+    ("apps.example.test:443", "https://apps.example.test", 101),
+    ("apps.example.test", "https://apps.example.test:443", 101),
+    ("Apps.Example.TEST", "https://apps.example.test", 101),
+    ("[::1]:8443", "https://[::1]:8443", 101),
+    ("apps.example.test:80", "http://apps.example.test", 101),
+    # No Origin: not a browser, nothing to guard.
+    ("apps.example.test", None, 101),
+    # An outer proxy that rewrites Host: the public origin is allowed.
+    ("internal.example.test", "https://public.example.test:8443", 101),
+    ("internal.example.test", "https://PUBLIC.example.test:8443", 101),
+    # Foreign: another site, another port, a prefix or suffix of the name,
+    # the public name on another port, "null", garbage.
+    ("apps.example.test", "https://evil.example.test", 403),
+    ("apps.example.test:PORT", "https://apps.example.test", 403),
+    ("apps.example.test", "https://apps.example.test.evil.test", 403),
+    ("apps.example.test", "https://evil-apps.example.test", 403),
+    ("internal.example.test", "https://public.example.test", 403),
+    ("[::1]:8443", "https://[::1]:9443", 403),
+    ("apps.example.test", "null", 403),
+    ("apps.example.test", "apps.example.test", 403),
+    ("apps.example.test|apps.example.test", "https://apps.example.test", 403),
+])
+def test_live_same_origin_guard(live, host, origin, status):
+    port = str(live.https_port)
+    host, origin = host.replace("PORT", port), origin and origin.replace("PORT", port)
+    assert _upgrade(live, "/live/_stcore/stream", host, origin) == status
+    # The control: the open app lets every one of them through.
+    assert _upgrade(live, "/open/_stcore/stream", host, origin) == 101
+
+
+def test_live_same_origin_passes_plain_requests(live):
+    status, headers, dummy = _request(live, "GET", "/live/", headers={"Origin": "https://evil.example.test"})
+    assert (status, headers["x-backend"] in ("b1", "b2")) == (200, True)
+
+
+def test_live_identity_headers_are_cleared(live):
+    sent = {"X-Forwarded-User": "mallory", "X-Auth-Email": "mallory@evil.test", "X-Other-Header": "kept"}
+    received = _request(live, "GET", "/live/", headers=sent)[1]["x-received"].split(",")
+    assert "x-forwarded-user" not in received and "x-auth-email" not in received
+    # The control: a header the app does not trust passes, and on the open
+    # app (no clear_headers) the identity headers pass too.
+    assert "x-other-header" in received
+    received = _request(live, "GET", "/open/", headers=sent)[1]["x-received"].split(",")
+    assert {"x-forwarded-user", "x-auth-email", "x-other-header"} <= set(received)
+
+
+def test_live_hides_the_nginx_version(live):
+    for path, tls in (("/live/", True), ("/nowhere", True), ("/live/", False)):
+        assert _request(live, "GET", path, tls=tls)[1]["server"] == "nginx", path
+
+
 def test_live_probe_reports_a_self_signed_certificate(live):
-    url = f"wss://apps.example.test:{live.https_port}/live/_stcore/stream"
+    url = f"wss://apps.example.test:{live.https_port}/open/_stcore/stream"
     with pytest.raises(ssl.SSLCertVerificationError):
         probe(url, connect_address="127.0.0.1", origin="https://apps.example.test")
     assert probe(url, connect_address="127.0.0.1", origin="https://apps.example.test", allow_self_signed=True)[2:] == (True, True)
     # Trusted through a CA file it is not "self-signed" for the report.
     assert probe(url, connect_address="127.0.0.1", ca_path=str(live.certificate[0]), allow_self_signed=True)[2:] == (True, False)
     # Pinned, the name is still checked.
-    wrong = f"wss://other.example.test:{live.https_port}/live/_stcore/stream"
+    wrong = f"wss://other.example.test:{live.https_port}/open/_stcore/stream"
     with pytest.raises(ssl.SSLCertVerificationError, match="other.example.test"):
         probe(wrong, connect_address="127.0.0.1", allow_self_signed=True)
 
@@ -1144,6 +1266,8 @@ def test_app_options_and_internal_names():
         "ping_interval": ("int", False, 30),
         "sticky": ("str", False, "cookie"),
         "origins": ("list", False, []),
+        "origin_policy": ("str", False, None),
+        "clear_headers": ("list", False, []),
     }
     assert apps["options"]["sticky"]["choices"] == ["cookie", "ip_hash", "none"]
     assert all(name.startswith("__nginx_proxy_") for name in ROLE_VARS)

@@ -46,7 +46,7 @@ def test_the_remove_playbook_needs_no_apps():
         ({}, "streamlit_ops_apps is not set: define it for all hosts"),
         ({"streamlit_ops_apps": []}, "streamlit_ops_apps: is empty; list at least one app"),
         ({"streamlit_ops_apps": "demo"}, "streamlit_ops_apps: must be a list of dicts"),
-        ({"streamlit_ops_apps": [good()], "streamlit_ops_origin_policy": "closed"}, "streamlit_ops_origin_policy: 'closed' is not one of open, strict"),
+        ({"streamlit_ops_apps": [good()], "streamlit_ops_origin_policy": "closed"}, "streamlit_ops_origin_policy: 'closed' is not one of open, same-origin, strict"),
         ({"streamlit_ops_apps": [good()], "streamlit_ops_colour": 1}, "streamlit_ops_colour: is not a known variable"),
         ({"streamlit_ops_apps": [good()], "streamlit_app_health_timeot": 1},
          "streamlit_app_health_timeot: is not a known variable; did you mean 'streamlit_app_health_timeout'?"),
@@ -129,11 +129,33 @@ def test_proxy_apps_carry_the_proxy_fields():
     origins = ["https://apps.example.com:8443", "https://www.example.com:8443"]
     assert strict == {
         "name": "demo", "path": "/demo/", "backends": ["10.0.0.11:8501", "[fd00::12]:8501"],
-        "max_upload_mb": 40, "ping_interval": 30, "sticky": "ip_hash", "origins": origins,
+        "max_upload_mb": 40, "ping_interval": 30, "sticky": "ip_hash", "origins": origins, "origin_policy": "strict",
+        "clear_headers": [],
     }
-    assert (open_["max_upload_mb"], open_["ping_interval"], open_["sticky"], open_["origins"]) == (200, 90, "cookie", [])
+    # same-origin, the default: the public origins are allowed besides each request's Host.
+    assert (open_["max_upload_mb"], open_["ping_interval"], open_["sticky"], open_["origins"], open_["origin_policy"]) == (
+        200, 90, "cookie", origins, "same-origin")
     containers = roles["children"]["child1"]["containers"]
     assert containers[0]["origins"] == origins and "origins" not in containers[1]
+
+
+def test_proxy_apps_open_and_identity_headers():
+    roles = plan(good(origin_policy="open", options={"server.trustedUserHeaders": {"X-Forwarded-User": "email"}}),
+                 good(name="b", port=8502, options={"server.trustedUserHeaders": '{"X-Auth-Name": "name", "X-Auth-Mail": "email"}'}),
+                 good(name="c", port=8503, options={"theme.base": "dark"}))
+    first, second, third = roles["proxy_apps"]
+    assert (first["origin_policy"], first["origins"], first["clear_headers"]) == ("open", [], ["X-Forwarded-User"])
+    assert second["clear_headers"] == ["X-Auth-Name", "X-Auth-Mail"] and third["clear_headers"] == []
+    # Streamlit keeps server.enableCORS=false for open and same-origin: the children get no origins.
+    assert all("origins" not in container for container in roles["children"]["child1"]["containers"])
+
+
+def test_redirect_goes_to_an_https_public_url():
+    assert plan(good(), streamlit_ops_public_url="https://apps.example.com:8443")["proxy_redirect_url"] == "https://apps.example.com:8443"
+    # Control: no public URL, or a plain-HTTP one (it would loop), keeps https://$host.
+    assert plan(good())["proxy_redirect_url"] is None
+    assert plan(good(), streamlit_ops_public_url="http://apps.example.com:8080")["proxy_redirect_url"] is None
+    assert plan(good(), nginx_proxy_redirect_url="https://x.example.com")["proxy_redirect_url"] == "https://x.example.com"
 
 
 def test_cookie_secrets_are_generated_once_and_kept():

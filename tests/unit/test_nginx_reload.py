@@ -1,0 +1,70 @@
+# Copyright: streamlit_ops maintainers
+# Apache License 2.0 (see LICENSE)
+"""The nginx_reload module against a real Nginx on loopback: a reload whose new
+listener cannot bind (the port taken by another process, which `nginx -t` does
+not see) is reported as failed with Nginx's own error; the same reload with
+the port free passes (the control)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from ansible_collections.streamlit_ops.deploy.plugins.modules.nginx_reload import master_pid, reload
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _conf(tmp_path: Path, port: int) -> None:
+    temp = "".join(f"    {kind}_temp_path {tmp_path / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    (tmp_path / "nginx.conf").write_text(
+        f"user root;\nworker_processes 2;\npid {tmp_path / 'nginx.pid'};\nerror_log {tmp_path / 'error.log'};\nevents {{}}\n"
+        f"http {{\n{temp}    access_log off;\n    server {{ listen 127.0.0.1:{port}; return 200; }}\n}}\n"
+    )
+
+
+@pytest.fixture
+def nginx(tmp_path):
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(binary).exists():
+        pytest.skip("needs nginx (apt-get install nginx)")
+    _conf(tmp_path, _free_port())
+    argv = [binary, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(tmp_path / "nginx.conf")]
+    subprocess.run(argv, check=True, timeout=30)
+    pid_file = tmp_path / "nginx.pid"
+    for dummy in range(50):
+        if master_pid(str(pid_file)):
+            break
+        time.sleep(0.1)
+    try:
+        yield tmp_path
+    finally:
+        subprocess.run([*argv, "-s", "stop"], check=False, timeout=30)
+
+
+def test_reload_that_cannot_bind_fails_with_nginxs_error(nginx):
+    port = _free_port()
+    _conf(nginx, port)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        took, workers, errors = reload(str(nginx / "nginx.pid"), str(nginx / "error.log"), 15)
+    assert (took, workers) == (False, [])
+    assert any(f"bind() to 127.0.0.1:{port} failed (98: Address already in use)" in line for line in errors), errors
+    # The control: the same configuration, the port free, is taken.
+    took, workers, errors = reload(str(nginx / "nginx.pid"), str(nginx / "error.log"), 15)
+    assert took and len(workers) >= 2 and errors == [], errors
+    with socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass
+
+
+def test_no_running_nginx_means_nothing_to_reload(tmp_path):
+    assert master_pid(str(tmp_path / "nginx.pid")) is None
