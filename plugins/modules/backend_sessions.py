@@ -88,7 +88,7 @@ _ESTABLISHED = "01"
 
 def _parse_backend(text):
     """ADDRESS:PORT or [ADDRESS]:PORT -> (ipaddress object, port)."""
-    host, _, port = text.rpartition(":")
+    host, port = text.rsplit(":", 1)
     host = host.strip("[]")
     return ipaddress.ip_address(host), int(port)
 

@@ -27,8 +27,8 @@ def test_counts_open_connections_and_nothing_else():
     srv, other = _listener(), _listener()
     port, other_port = srv.getsockname()[1], other.getsockname()[1]
     name = f"127.0.0.1:{port}"
-    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
-    accepted = [srv.accept()[0] for _ in clients]
+    clients = [socket.create_connection(("127.0.0.1", port)) for dummy in range(3)]
+    accepted = [srv.accept()[0] for dummy in clients]
     # Control: a connection to another port is not counted for this backend.
     stray = socket.create_connection(("127.0.0.1", other_port))
     try:
