@@ -22,8 +22,13 @@
 3. Warm: the image is on every child (an untimed converge of all of them
    first); for 1, 2 and 4 children, an untimed converge of that shape, then
    the timed one with one env value of the app changed, so each child
-   recreates its container and waits for its health check. The goal is
-   4 children <= 1.3x the time of 1.
+   recreates its container and waits for its health check. These runs set
+   streamlit_ops_rolling_batch to the number of children (all at once, no
+   rolling), and the goal is 4 children <= 1.3x the time of 1.
+4. Rollout: on 2 children, the same env change with the default rolling
+   update (one child at a time, drained and re-admitted); the run's
+   "Rollout of CHILD: N s from drain to re-admit" lines give the rollout time
+   per child, beside the all-at-once warm run of 2 children.
 
 Every run uses an inventory like a user's (.cache/bench/*.yml). The cold
 and warm runs are checkout runs. The fleet's
@@ -34,6 +39,7 @@ widest warm shape; its env holds the last warm run's value).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -47,6 +53,7 @@ except ImportError:
 
 NOOP_GOAL_S = 15.0
 WARM_GOAL = 1.3
+ROLLOUT = re.compile(r"Rollout of (?P<hosts>[^:]+): (?P<seconds>[\d.]+) s from drain to re-admit")
 FULL = {"noop_runs": 3, "warm_sizes": [1, 2, 4], "cold_children": 2}
 SMOKE = {"noop_runs": 1, "warm_sizes": [1, 2], "cold_children": 2}
 # A reporting aid in both ways: a line per task, and all of them in the recap.
@@ -207,14 +214,16 @@ def run(fleet: dict, smoke: bool = False) -> dict:
     for size in sizes:
         children = hosts[:size]
         # Untimed: the master's upstream gets this shape, the children the base env.
-        shape = _playbook(fleet, fl.write_inventory(fleet, children, f"deploy-{size}", base_env),
+        at_once = {"streamlit_ops_rolling_batch": size}
+        shape = _playbook(fleet, fl.write_inventory(fleet, children, f"deploy-{size}", base_env, at_once),
                           f"deploy-warm-{size}-shape")
         fl.check_ran(shape, f"converge of {size} children (untimed)")
         env = dict(base_env, BENCH_WARM_RUN=f"{size}-{int(time.time())}")
-        timed = _playbook(fleet, fl.write_inventory(fleet, children, f"deploy-{size}-changed", env),
+        timed = _playbook(fleet, fl.write_inventory(fleet, children, f"deploy-{size}-changed", env, at_once),
                           f"deploy-warm-{size}")
         fl.check_ran(timed, f"warm converge of {size} children")
         warm[size] = timed
+        warm_env = env
     details["runs"]["warm"] = {str(k): v for k, v in warm.items()}
     base = warm[sizes[0]]["seconds"]
     for size in sizes:
@@ -225,6 +234,29 @@ def run(fleet: dict, smoke: bool = False) -> dict:
                            f"<= {WARM_GOAL:g}x" if last and size > sizes[0] else None,
                            (result["seconds"] / base <= WARM_GOAL) if last and size > sizes[0] else None))
     details["warm_changed"] = {str(k): v["recap"] for k, v in warm.items()}
+
+    # 4. Rollout: the default rolling update of 2 children, per child.
+    if 2 in warm:
+        pair = hosts[:2]
+        shape = _playbook(fleet, fl.write_inventory(fleet, pair, "deploy-rolling", base_env), "deploy-rolling-shape")
+        fl.check_ran(shape, "converge of 2 children (untimed)")
+        env = dict(base_env, BENCH_ROLLING_RUN=str(int(time.time())))
+        rolling = _playbook(fleet, fl.write_inventory(fleet, pair, "deploy-rolling-changed", env), "deploy-rolling")
+        fl.check_ran(rolling, "rolling update of 2 children")
+        per_child = [(m["hosts"].strip(), float(m["seconds"]))
+                     for m in ROLLOUT.finditer(Path(rolling["log"]).read_text(encoding="utf-8"))]
+        details["runs"]["rolling"] = rolling
+        details["rollout_per_child"] = dict(per_child)
+        for host, seconds in per_child:
+            rows.append(fl.row(f"rollout of {host} (drain to re-admit), rolling batch 1", seconds, "s",
+                               "warm converge of 2 children at once (whole run)", warm[2]["seconds"],
+                               goal="reported", met=None))
+        rows.append(fl.row("rolling update of 2 children, whole run", rolling["seconds"], "s",
+                           "warm converge of 2 children at once", warm[2]["seconds"], goal="reported", met=None))
+        # Back to the widest shape with the last warm env, for the measurements after this one.
+        back = _playbook(fleet, fl.write_inventory(fleet, wide, f"deploy-{len(wide)}-changed", warm_env),
+                         "deploy-rolling-back")
+        fl.check_ran(back, "converge back to the widest shape (untimed)")
     details["warm_top_tasks"] = {str(k): v["profile"][:5] for k, v in warm.items()}
 
     # The last warm run left the app on the widest shape; the measurements after this one use it.

@@ -109,7 +109,8 @@ def app_entry(fleet: dict, env: dict | None = None) -> dict:
     }
 
 
-def write_inventory(fleet: dict, children: list[dict], name: str, env: dict | None = None) -> Path:
+def write_inventory(fleet: dict, children: list[dict], name: str, env: dict | None = None,
+                    extra: dict | None = None) -> Path:
     """An inventory like a user's: master, children, the apps (APPS_VAR); no
     addresses, so site.yml finds each child's default address itself."""
     import yaml
@@ -120,6 +121,7 @@ def write_inventory(fleet: dict, children: list[dict], name: str, env: dict | No
         "all": {"vars": {
             "ansible_connection": "community.docker.docker",
             APPS_VAR: [app_entry(fleet, env)],
+            **(extra or {}),
         }},
     }
     # A fleet file without the network (one written by hand) turns the firewall off instead.

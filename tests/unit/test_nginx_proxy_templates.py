@@ -197,8 +197,10 @@ def test_one_upstream_per_app_in_order(rendered, shape):
     for app, upstream in zip(_apps(shape), upstreams):
         servers = _named(upstream["block"], "server")
         # max_fails/fail_timeout: a dead child is skipped, by hash too.
+        # nginx_proxy_drained (a rolling update's drain) adds "down", nothing else.
+        drained = _app_vars(shape)["nginx_proxy_drained"]
         assert [d["args"] for d in servers] == [
-            [backend, "max_fails=1", "fail_timeout=10s"] for backend in app["backends"]
+            [backend, "max_fails=1", "fail_timeout=10s"] + (["down"] if backend in drained else []) for backend in app["backends"]
         ]
         # The balancing method first (keepalive must follow it), then a pool
         # of idle connections for plain HTTP requests, or none at all.

@@ -1,0 +1,81 @@
+"""A bounded load through the master while a playbook runs: new page loads
+and WebSocket handshakes, each counted with its outcome, and the playbook
+runs from the checkout with its rollout lines read back."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+from stclient import StreamlitClient
+
+ROLLOUT = re.compile(r"Rollout of (?P<hosts>[^:]+): (?P<seconds>[\d.]+) s from drain to re-admit")
+
+
+@dataclass
+class Load:
+    """Workers that each open fresh sessions (page, health, WebSocket upgrade) until stopped."""
+
+    app_url: str
+    cafile: str
+    workers: int = 4
+    max_seconds: float = 900
+    max_sessions: int = 20000
+    ok: int = 0
+    failures: list[str] = field(default_factory=list)
+    started: float = 0.0
+    stopped: float = 0.0
+
+    def __post_init__(self):
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._work, daemon=True) for dummy in range(self.workers)]
+
+    def _one(self) -> str | None:
+        client = StreamlitClient(self.app_url, cafile=self.cafile, timeout=10)
+        try:
+            client.load()
+            client.connect()
+        except Exception as exc:  # noqa: BLE001  (any failure is a failed request, counted)
+            return f"http: {exc!r}"
+        finally:
+            client.close()
+        result = client.result
+        if result.page != 200 or result.health != 200 or result.websocket != 101:
+            return str(result)
+        return None
+
+    def _work(self):
+        deadline = self.started + self.max_seconds
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            failure = self._one()
+            with self._lock:
+                if failure is None:
+                    self.ok += 1
+                else:
+                    self.failures.append(f"{time.monotonic() - self.started:.1f}s {failure}")
+                if self.ok + len(self.failures) >= self.max_sessions:
+                    self._stop.set()
+
+    def __enter__(self):
+        self.started = time.monotonic()
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self.stopped = time.monotonic()
+
+    @property
+    def rate(self) -> float:
+        return (self.ok + len(self.failures)) / max(self.stopped - self.started, 0.001)
+
+
+def rollouts(output: str) -> list[tuple[str, float]]:
+    """The site playbook's 'Rollout of HOSTS: N s' lines: [(hosts, seconds)]."""
+    return [(m["hosts"].strip(), float(m["seconds"])) for m in ROLLOUT.finditer(output)]

@@ -1,0 +1,70 @@
+"""run_lock on a real lock file: the first run takes it, another waits or is
+refused, the holder's own renewals and release work, an expired or dead
+holder is taken over, and nobody else's lock is released."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+from ansible_collections.streamlit_ops.deploy.plugins.action import run_lock as action
+
+MODULE = pathlib.Path(__file__).resolve().parents[4] / "plugins/modules/run_lock.py"
+
+
+def _run(tmp_path, token, **args):
+    holder = {"controller": "c1", "user": "u", "pid": 1, "started": "t", "token": token}
+    params = {"path": str(tmp_path / "run.lock"), "holder": holder, **args}
+    argfile = tmp_path / "args.json"
+    argfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": params}))
+    out = subprocess.run([sys.executable, str(MODULE), str(argfile)], capture_output=True, text=True, timeout=60, check=False)
+    return json.loads(out.stdout)
+
+
+def test_take_renew_refuse_release(tmp_path):
+    first = _run(tmp_path, "A")
+    assert first["acquired"] and first["holder"]["token"] == "A"
+    assert _run(tmp_path, "A")["acquired"], "the holder renews its own lock"
+    second = _run(tmp_path, "B")
+    assert not second["acquired"] and second["holder"]["token"] == "A"
+    # Another run's release leaves the lock alone (control for the release below).
+    _run(tmp_path, "B", state="absent")
+    assert json.loads((tmp_path / "run.lock").read_text())["token"] == "A"
+    _run(tmp_path, "A", state="absent")
+    assert not (tmp_path / "run.lock").exists()
+    assert _run(tmp_path, "B")["acquired"]
+
+
+def test_expired_lease_and_named_take_over(tmp_path):
+    assert _run(tmp_path, "A")["acquired"]
+    assert not _run(tmp_path, "B", lease=3600)["acquired"]
+    old = json.loads((tmp_path / "run.lock").read_text())
+    old["renewed"] -= 100
+    (tmp_path / "run.lock").write_text(json.dumps(old))
+    assert not _run(tmp_path, "B", lease=3600)["acquired"], "control: within the lease it stays"
+    taken = _run(tmp_path, "B", lease=50)
+    assert taken["acquired"] and taken["taken_over"]["token"] == "A"
+    assert _run(tmp_path, "C", take_over="B")["acquired"]
+
+
+def test_check_mode_writes_nothing(tmp_path):
+    holder = {"controller": "c1", "user": "u", "pid": 1, "started": "t", "token": "A"}
+    argfile = tmp_path / "args.json"
+    argfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
+        "path": str(tmp_path / "run.lock"), "holder": holder, "_ansible_check_mode": True}}))
+    subprocess.run([sys.executable, str(MODULE), str(argfile)], capture_output=True, timeout=60, check=True)
+    assert not list(tmp_path.glob("run.lock*"))
+
+
+def test_dead_holder_on_this_controller():
+    me = action._this_run()
+    assert not action._gone(me, me["controller"]), "the running ansible-playbook (here: pytest's parent) is alive"
+    dead = dict(me, pid=2 ** 22 + 7, token=f"{me['controller']}:{2 ** 22 + 7}:None")
+    assert action._gone(dead, me["controller"])
+    assert not action._gone(dead, "another-controller"), "another controller's holder waits for its lease"
+    reused = dict(me, token=f"{me['controller']}:{me['pid']}:1")
+    assert action._gone(reused, me["controller"]), "a reused pid with another start time is not the holder"
+    assert os.getppid() == me["pid"]
