@@ -218,28 +218,11 @@ def _name_problems(given: dict) -> list[str]:
 def _app_problems(label: str, app: dict) -> list[tuple[str, str]]:
     """(field, message) for the rules the site checks on each app beyond the roles' own."""
     problems = []
-    image = app_rules.image_problem(app["image"])
-    if image:
-        problems.append(("image", image + "."))
-    for key in app.get("env") or {}:
-        problem = app_rules.env_key_problem(key)
-        if problem:
-            problems.append(("env", problem))
-    for name, value in (app.get("options") or {}).items():
-        problem = app_rules.control_problem(value)
-        if problem:
-            problems.append(("options", f"{name}: {problem}."))
     for field in CONTROLLER_PATHS:
         path = app.get(field)
-        if path is None:
-            continue
-        problem = app_rules.relative_problem(path)
+        problem = app_rules.relative_problem(path) if path is not None else None
         if problem:
             problems.append((field, problem))
-        elif field == "secrets_file" and os.path.isfile(path):
-            problem = app_rules.toml_problem(path)
-            if problem:
-                problems.append((field, problem))
     if app["max_upload_mb"] > app_rules.MAX_UPLOAD_MB:
         problems.append(("max_upload_mb", f"{app['max_upload_mb']} MB is more than {app_rules.MAX_UPLOAD_MB} (1 TiB), and Streamlit "
                                           "holds an upload in memory; write the largest file users upload, e.g. 200."))
@@ -285,6 +268,11 @@ def errors(given: dict, children: list[str] | None = None, hosts: dict | None = 
     spec_problems += specs.check(app_options, {k: v for k, v in given.items() if k.startswith("streamlit_app_")})[1]
     if spec_problems:
         return problems + spec_problems
+    for name, least, example in (("streamlit_ops_rolling_batch", 1, "1 (one child at a time)"),
+                                 ("streamlit_ops_drain_timeout", 0, "30, or 0 not to wait"),
+                                 ("streamlit_ops_lock_wait", 0, "300, or 0 to refuse at once")):
+        if site.get(name) is not None and site[name] < least:
+            problems.append(f"{name}: {site[name]!r} is below {least}; write a whole number of at least {least}, e.g. {example}.")
     apps = site[APPS]
     if not apps:
         return problems + [f"{APPS}: is empty; list at least one app (name, image, port), see inventory.example."]
@@ -305,8 +293,6 @@ def errors(given: dict, children: list[str] | None = None, hosts: dict | None = 
             if field in CONTROLLER_PATHS:
                 own.add(f"{labels[i]}.{field}:")
                 mine.add(problems[-1])
-        # The container rule's word on such a key, which has no fix.
-        own.update(f"{labels[i]}.env: {key!r} is not a valid" for key in app.get("env") or {} if not isinstance(key, str))
         for host in set(_app_hosts(app, children)) & set(masters):
             problems += _listener_problems(labels[i], app, host, nginx)
         if (app.get("origin_policy") or site["streamlit_ops_origin_policy"]) == "strict" and not origins:

@@ -62,6 +62,10 @@ def option_problem(name, value) -> str | None:
     return None
 
 
+# Docker's own rule for a named volume.
+VOLUME_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]+$")
+
+
 def volume_problem(volume: str) -> str | None:
     """Why a 'SRC:DEST[:ro|rw]' volume string is unusable; None when it is fine."""
     parts = volume.split(":")
@@ -69,6 +73,9 @@ def volume_problem(volume: str) -> str | None:
         return f"{volume!r} ends in {parts[2]!r}: the mode is 'ro' or 'rw'"
     if len(parts) not in (2, 3) or not parts[0] or not parts[1].startswith("/"):
         return f"{volume!r} is not 'SRC:DEST[:ro|rw]' with an absolute DEST, e.g. '/srv/data:/data:ro' or 'appdata:/data'"
+    if not parts[0].startswith("/") and not VOLUME_NAME_RE.match(parts[0]):
+        return (f"{volume!r} has the source {parts[0]!r}, which is neither an absolute host path nor a volume name "
+                "(Docker resolves no relative path); write e.g. '/srv/data:/data' or 'appdata:/data'")
     if parts[1].rstrip("/") == SECRETS_DIR or parts[1].startswith(SECRETS_DIR + "/"):
         return f"{volume!r} mounts over {SECRETS_DIR}, where the collection puts secrets_file; choose another DEST"
     return None
@@ -91,8 +98,13 @@ def privileged_source(volume: str) -> bool:
 def _env_problems(env: dict) -> list[str]:
     problems = []
     for key, value in env.items():
-        if not ENV_KEY_RE.match(str(key)):
-            problems.append(f"{key!r} is not a valid environment variable name.")
+        if not isinstance(key, str):
+            problems.append(app_rules.env_key_problem(key))
+        elif not ENV_KEY_RE.match(key):
+            hint = re.sub(r"[^A-Za-z0-9_]+", "_", key).strip("_") or "VAR"
+            hint = "_" + hint if hint[0].isdigit() else hint
+            problems.append(f"{key!r} is not an environment variable name: letters, digits and '_', not starting with a digit; "
+                            f"write e.g. {hint!r}.")
         elif key in RESERVED_ENV:
             problems.append(
                 f"{key} is set by the collection; remove it from env and use the app's field for it "
@@ -108,6 +120,9 @@ def _image_problems(item: dict) -> list[tuple[str, str]]:
     image = item["image"]
     if not image.strip() or any(c.isspace() for c in image):
         problems.append(("image", f"{image!r} is not an image reference; set it, e.g. 'registry.example.com/app:1.0'."))
+        image = None
+    elif app_rules.image_problem(image):
+        problems.append(("image", app_rules.image_problem(image) + "."))
         image = None
     archive = item.get("image_archive")
     if archive is not None:
@@ -156,11 +171,15 @@ def container_problems(item: dict) -> list[tuple[str, str]]:
         problems.append(("command", "must be a non-empty string or list of strings, e.g. ['streamlit', 'run', 'app.py']."))
     for name, value in (item.get("options") or {}).items():
         problem = option_problem(name, value)
+        if problem is None and app_rules.control_problem(value):
+            problem = f"{name}: {app_rules.control_problem(value)}"
         if problem:
             problems.append(("options", problem + ("" if problem.endswith("?") else ".")))
     secrets_file = item.get("secrets_file")
     if secrets_file is not None and not os.path.isfile(secrets_file):
         problems.append(("secrets_file", f"{secrets_file!r} is not a file on the controller; give the path of a secrets.toml."))
+    elif secrets_file is not None and app_rules.toml_problem(secrets_file):
+        problems.append(("secrets_file", app_rules.toml_problem(secrets_file)))
     if item.get("cookie_secret") is not None and len(item["cookie_secret"].strip()) < 16:
         problems.append(("cookie_secret", "must be at least 16 characters; e.g. the output of 'openssl rand -hex 32', vaulted."))
     problems += _limit_problems(item)

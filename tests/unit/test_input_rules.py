@@ -72,6 +72,8 @@ CASES = {
     "App names short": lambda f: errors(good(name="a" * 70)),
     "Uploads fit in memory": lambda f: errors(good(max_upload_mb=2048, memory="1g")),
     "The issue's own names": lambda f: errors(good(), streamlit_rolling_batch=2),
+    "Volume sources are absolute or named": lambda f: errors(good(volumes=["./data:/data"])),
+    "Rolling settings in range": lambda f: errors(good(), streamlit_ops_rolling_batch=0),
 }
 # Set by the site playbook's first play, before any host is contacted (tests/e2e/default).
 NO_MASTER = ("The inventory needs at least one host in the group streamlit_master (Nginx) and one in the group "
@@ -110,7 +112,7 @@ def test_each_case_fails_with_one_message_naming_its_field(files, rule):
     problems = CASES[rule](files)
     assert len(problems) == 1 or rule == "TLS files not swapped", problems
     field = problems[0].split(" ", 1)[0].rstrip(":")
-    assert field.startswith(("streamlit_ops_apps[", "nginx_proxy_tls_", "streamlit_rolling_batch")), problems
+    assert field.startswith(("streamlit_ops_apps[", "nginx_proxy_tls_", "streamlit_rolling_batch", "streamlit_ops_rolling_batch")), problems
 
 
 def test_good_input_passes_every_rule(files):

@@ -111,7 +111,7 @@ FIELD_RULES = [
     ({"read_only": "maybe"}, "{at}.read_only: 'maybe' is not true or false", ""),
     ({"env": {"STREAMLIT_SERVER_MAX_UPLOAD_SIZE": "1"}}, "{at}.env: STREAMLIT_SERVER_MAX_UPLOAD_SIZE is set by the collection", "max_upload_mb"),
     ({"env": {"FORWARDED_ALLOW_IPS": "*"}}, "{at}.env: FORWARDED_ALLOW_IPS is set by the collection", "remove it"),
-    ({"env": {"1BAD": "x"}}, "{at}.env: '1BAD' is not a valid environment variable name", ""),
+    ({"env": {"1BAD": "x"}}, "{at}.env: '1BAD' is not an environment variable name", ""),
     ({"env": {"EMPTY": None}}, "{at}.env: the value of EMPTY must be a string", "quote it"),
     ({"image": "has space"}, "{at}.image: 'has space' is not an image reference", "registry.example.com/app:1.0"),
     ({"image_archive": "/nonexistent.tar"}, "{at}.image_archive: '/nonexistent.tar' is not a file on the controller", "docker save"),
