@@ -116,7 +116,8 @@ def _header_errors(label: str, headers: list) -> list[str]:
     errors = []
     for j, header in enumerate(headers or []):
         if not isinstance(header, str) or not HEADER_RE.match(header):
-            errors.append(f"{label}.clear_headers[{j}] (server.trustedUserHeaders): {header!r} is not a header name: use letters, digits and '-', e.g. X-Forwarded-User")
+            errors.append(f"{label}.clear_headers[{j}] (server.trustedUserHeaders): {header!r} is not a header name: "
+                          "use letters, digits and '-', e.g. X-Forwarded-User")
         elif header.lower() in PROXY_HEADERS:
             errors.append(
                 f"{label}.clear_headers[{j}] (server.trustedUserHeaders): {header!r} is set by the proxy itself ({', '.join(PROXY_HEADERS)}) and cannot carry "

@@ -14,7 +14,6 @@ what the plan hands it, with every message naming the user's
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from urllib.parse import urlsplit
 

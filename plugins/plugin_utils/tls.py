@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import datetime
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+except ImportError:  # ansible-core requires it; only a bare sanity environment lacks it
+    x509 = serialization = None
 
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.app_rules import relative_problem
 
@@ -102,7 +105,7 @@ def pair_problems(cert_path: str, key_path: str, now: datetime.datetime | None =
         data, problem = _read(var, path)
         if problem is None:
             problem = _not_pem(var, path, data, _labels(data))
-        if problem is None:
+        if problem is None and x509 is not None:
             loaded[var], problem = (_certificate if var == CERT else _key)(path, data)
         if problem:
             problems.append(problem)

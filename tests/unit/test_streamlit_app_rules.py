@@ -253,5 +253,6 @@ def test_hardening_fields_are_the_same_for_the_role_and_the_site():
     app = good(read_only=False, no_new_privileges=False, cap_drop_all=False, pids_limit=0, privileged_mounts=True)
     plan = site.plan({"streamlit_ops_apps": [dict(app, max_upload_mb=200, ping_interval=30, sticky=True)]}, CHILDREN, HOSTS, ["10.0.0.10"])
     item = plan["children"]["child1"]["containers"][0]
-    assert {f: item[f] for f in fields} == {"read_only": False, "no_new_privileges": False, "cap_drop_all": False,
-                                           "pids_limit": 0, "privileged_mounts": True}
+    assert {f: item[f] for f in fields} == {
+        "read_only": False, "no_new_privileges": False, "cap_drop_all": False, "pids_limit": 0, "privileged_mounts": True,
+    }

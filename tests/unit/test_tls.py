@@ -6,7 +6,7 @@ import datetime
 import subprocess
 
 import pytest
-from test_nginx_proxy_templates import APP, _main_config, _problems, _run_validate, fake_master  # noqa: F401 (fixture)
+from test_nginx_proxy_templates import APP, _main_config, _problems, _run_validate, fake_master  # noqa: F401 pylint: disable=unused-import
 
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import tls
 

@@ -130,8 +130,8 @@ def test_failing_smoke_check_restores(converged, inventory, master, apps, child_
 
 
 def test_control_without_smoke_check_the_broken_proxy_stays(converged, inventory, master, apps, child_addresses, handshake):
-    rc, out, dummy = playbook(PROXY_ONLY, inventory, "-e", json.dumps({"nginx_proxy_apps": dead_backend_apps(apps, child_addresses),
-                                                                        "nginx_proxy_smoke_check": False}))
+    extra = {"nginx_proxy_apps": dead_backend_apps(apps, child_addresses), "nginx_proxy_smoke_check": False}
+    rc, out, dummy = playbook(PROXY_ONLY, inventory, "-e", json.dumps(extra))
     assert rc == 0, out[-3000:]
     assert nginx_dump(master) != converged
     assert handshake() == 502
