@@ -5,12 +5,9 @@ holder is taken over, and nobody else's lock is released."""
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
-
-from ansible_collections.streamlit_ops.deploy.plugins.action import run_lock as action
 
 MODULE = pathlib.Path(__file__).resolve().parents[4] / "plugins/modules/run_lock.py"
 
@@ -57,14 +54,3 @@ def test_check_mode_writes_nothing(tmp_path):
         "path": str(tmp_path / "run.lock"), "holder": holder, "_ansible_check_mode": True}}))
     subprocess.run([sys.executable, str(MODULE), str(argfile)], capture_output=True, timeout=60, check=True)
     assert not list(tmp_path.glob("run.lock*"))
-
-
-def test_dead_holder_on_this_controller():
-    me = action._this_run()
-    assert not action._gone(me, me["controller"]), "the running ansible-playbook (here: pytest's parent) is alive"
-    dead = dict(me, pid=2 ** 22 + 7, token=f"{me['controller']}:{2 ** 22 + 7}:None")
-    assert action._gone(dead, me["controller"])
-    assert not action._gone(dead, "another-controller"), "another controller's holder waits for its lease"
-    reused = dict(me, token=f"{me['controller']}:{me['pid']}:1")
-    assert action._gone(reused, me["controller"]), "a reused pid with another start time is not the holder"
-    assert os.getppid() == me["pid"]
