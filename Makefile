@@ -88,7 +88,9 @@ unit-newest: host venv-newest
 	PATH=$(NEWEST_PATH) $(NEWEST_BIN)/pytest -q tests/unit
 
 molecule-newest: host venv-newest
-	PATH=$(NEWEST_PATH) STREAMLIT_OPS_SCENARIOS=default $(NEWEST_BIN)/pytest -q -s tests/integration
+	PATH=$(NEWEST_PATH) STREAMLIT_OPS_SCENARIOS=default \
+	  STREAMLIT_OPS_E2E_SELECT="not bad_input and not bad_settings and not without_a_group" \
+	  $(NEWEST_BIN)/pytest -q -s tests/integration
 
 # The benchmark on its own hosts (molecule/bench), destroyed at the end.
 bench: host venv
