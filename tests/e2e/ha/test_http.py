@@ -129,10 +129,11 @@ def test_strict_app_upgrades_its_public_origin(strict_url, cafile):
     assert _handshake(strict_url, cafile, f"https://{parts.netloc}") == 101
 
 
-def test_control_open_app_upgrades_a_foreign_origin(app_url, cafile):
-    """The same foreign-origin handshake against the open app: 101, so the 403
-    above comes from strict mode, not from the client."""
-    assert _handshake(app_url, cafile, FOREIGN_ORIGIN) == 101
+def test_default_app_refuses_a_foreign_origin_too(app_url, cafile):
+    """Since 1.1.0 the default policy (same-origin) refuses it as well; the
+    public-origin handshake above is the control that the client upgrades,
+    and test_origin_guard.py re-converges with open to show 101 there."""
+    assert _handshake(app_url, cafile, FOREIGN_ORIGIN) == 403
 
 
 # -- what the app sees -------------------------------------------------------
