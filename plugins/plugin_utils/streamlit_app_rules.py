@@ -229,14 +229,20 @@ def bind_address_problem(address) -> str | None:
     return None
 
 
-def forwarded_problems(addresses: list[str]) -> list[str]:
-    problems = []
+def _not_networks(addresses: list) -> list:
+    """The entries that are neither an IP address nor a network."""
+    bad = []
     for address in addresses:
         try:
             ipaddress.ip_network(str(address), strict=False)
         except ValueError:
-            problems.append(f"{address!r} is not an IP address or network; uvicorn does not resolve names, so list the proxy's IPs.")
-    return problems
+            bad.append(address)
+    return bad
+
+
+def forwarded_problems(addresses: list[str]) -> list[str]:
+    return [f"{address!r} is not an IP address or network; uvicorn does not resolve names, so list the proxy's IPs."
+            for address in _not_networks(addresses)]
 
 
 def firewall_problems(enabled: bool, allow: list) -> list[str]:
@@ -246,13 +252,8 @@ def firewall_problems(enabled: bool, allow: list) -> list[str]:
     if not allow:
         return ["streamlit_app_firewall_allow: is empty with streamlit_app_firewall on, which would shut the proxy out of the apps; "
                 "list the proxy's addresses (the site playbook fills in the masters'), or set streamlit_app_firewall: false."]
-    problems = []
-    for address in allow:
-        try:
-            ipaddress.ip_network(str(address), strict=False)
-        except ValueError:
-            problems.append(f"streamlit_app_firewall_allow: {address!r} is not an IP address or network; list IPs or CIDRs, e.g. '10.0.0.5'.")
-    return problems
+    return [f"streamlit_app_firewall_allow: {address!r} is not an IP address or network; list IPs or CIDRs, e.g. '10.0.0.5'."
+            for address in _not_networks(allow)]
 
 
 def firewall_sources(allow: list, bind_address) -> list[str]:

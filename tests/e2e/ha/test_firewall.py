@@ -13,6 +13,7 @@ import subprocess
 import time
 
 import pytest
+from hosts import on
 
 SCRIPT = "/usr/local/sbin/streamlit-ops-firewall"
 PROBE_TIMEOUT = 5
@@ -20,10 +21,6 @@ PROBE_TIMEOUT = 5
 
 def docker(*args, timeout=120, check=True):
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=check)
-
-
-def on(host, *cmd, check=True, timeout=120):
-    return docker("exec", host, *cmd, check=check, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
