@@ -89,20 +89,17 @@ self_signed:
   type: bool
 """
 
-import base64
-import hashlib
-import os
-import socket
 import ssl
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-# Status line and headers only; a handshake answer is far smaller.
-MAX_HEAD = 65536
-TLS_SCHEMES = ("https", "wss")
-
+from ansible_collections.streamlit_ops.deploy.plugins.module_utils.streamlit_wire import (
+    SELF_SIGNED_LEAF,
+    Target,
+    expected_accept,
+    handshake,
+)
 
 ARGUMENT_SPEC = {
     "url": {"type": "str", "required": True},
@@ -114,108 +111,26 @@ ARGUMENT_SPEC = {
     "allow_self_signed": {"type": "bool", "default": False},
     "timeout": {"type": "int", "default": 10},
 }
-# OpenSSL's X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: the server sent one
-# certificate that is its own issuer and no trusted CA signed it.
-SELF_SIGNED_LEAF = 18
-
-
-def expected_accept(key: str) -> str:
-    return base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
-
-
-def request_head(url: str, key: str, origin: str | None) -> bytes:
-    parts = urlsplit(url)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    lines = [
-        f"GET {target} HTTP/1.1",
-        f"Host: {parts.netloc}",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        f"Sec-WebSocket-Key: {key}",
-        "Sec-WebSocket-Version: 13",
-    ]
-    if origin:
-        lines.append(f"Origin: {origin}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def parse_head(raw: bytes) -> tuple[int, dict[str, str]]:
-    head = raw.split(b"\r\n\r\n", 1)[0].decode("iso-8859-1")
-    status_line, *header_lines = head.split("\r\n")
-    fields = status_line.split(" ", 2)
-    status = int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
-    headers = {}
-    for line in header_lines:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    return status, headers
-
-
-def tls_context(validate_certs: bool, ca_path: str | None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=ca_path)
-    if not validate_certs:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    # A WebSocket upgrade is HTTP/1.1 only.
-    context.set_alpn_protocols(["http/1.1"])
-    return context
-
-
-def pinned_context(certificate: bytes) -> ssl.SSLContext:
-    """Trust exactly this (DER) certificate; its name and dates are still checked."""
-    # Not create_default_context: newer Pythons add VERIFY_X509_STRICT there,
-    # which rejects many self-signed certificates for missing extensions.
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.load_verify_locations(cadata=certificate)
-    context.set_alpn_protocols(["http/1.1"])
-    return context
-
-
-def peer_certificate(address: str, port: int, hostname: str, timeout: int) -> bytes:
-    """The server's certificate (DER), read without trusting it."""
-    with socket.create_connection((address, port), timeout=timeout) as raw_sock:
-        with tls_context(False, None).wrap_socket(raw_sock, server_hostname=hostname) as sock:
-            return sock.getpeercert(binary_form=True)
-
-
-def handshake(url: str, address: str, origin: str | None, context: ssl.SSLContext | None, timeout: int):
-    """(status, headers, upgraded) of one handshake; status 0 means no HTTP answer."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if context else 80)
-    key = base64.b64encode(os.urandom(16)).decode()
-    with socket.create_connection((address, port), timeout=timeout) as raw_sock:
-        sock = context.wrap_socket(raw_sock, server_hostname=parts.hostname) if context else raw_sock
-        sock.sendall(request_head(url, key, origin))
-        data = b""
-        while b"\r\n\r\n" not in data and len(data) < MAX_HEAD:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    if not data:
-        return 0, {}, False
-    status, headers = parse_head(data)
-    upgraded = status == 101 and headers.get("sec-websocket-accept") == expected_accept(key)
-    return status, headers, upgraded
+# Re-exported for the callers that check an answer's key.
+__all__ = ["expected_accept", "probe"]
 
 
 def probe(url, connect_address=None, origin=None, validate_certs=True, ca_path=None, timeout=10, allow_self_signed=False):
     """(status, headers, upgraded, self_signed); status 0 means no HTTP answer.
 
     Raises ssl.SSLCertVerificationError for an untrusted certificate, except a
-    self-signed one with allow_self_signed, which is pinned and checked again.
+    self-signed one with allow_self_signed, which is pinned and checked again,
+    and the connection's OSError when nothing answers.
     """
+    target = Target(url, connect_address, timeout, validate_certs, ca_path, allow_self_signed)
+    facts = target.resolve_tls()
     parts = urlsplit(url)
-    tls = parts.scheme in TLS_SCHEMES
-    address = connect_address or parts.hostname
-    try:
-        return (*handshake(url, address, origin, tls_context(validate_certs, ca_path) if tls else None, timeout), False)
-    except ssl.SSLCertVerificationError as exc:
-        if not (allow_self_signed and exc.verify_code == SELF_SIGNED_LEAF):
-            raise
-    certificate = peer_certificate(address, parts.port or 443, parts.hostname, timeout)
-    return (*handshake(url, address, origin, pinned_context(certificate), timeout), True)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    answer = handshake(target, path, origin)
+    if answer.status == 0 and answer.exception is not None:
+        raise answer.exception
+    pinned = bool(validate_certs and allow_self_signed and facts.get("self_signed"))
+    return answer.status, answer.headers, answer.upgraded, pinned
 
 
 def main():
@@ -246,7 +161,7 @@ def main():
             msg=f"{params['url']}: TLS certificate not trusted ({exc.verify_message}); {hint}.",
             status=0, upgraded=False, headers={}, self_signed=False,
         )
-    except (OSError, ssl.SSLError) as exc:
+    except OSError as exc:
         status, headers, upgraded, error = 0, {}, False, str(exc)
     result = {"changed": False, "status": status, "headers": headers, "upgraded": upgraded, "self_signed": self_signed}
     ok = status in params["status_code"] and (status != 101 or upgraded)

@@ -26,7 +26,8 @@ SHIPPED_TOP_LEVEL = {
 REQUIRED = [
     "README.md", "LICENSE", "meta/runtime.yml", "meta/execution-environment.yml", "changelogs/changelog.yaml",
     "playbooks/site.yml", "playbooks/remove.yml", "playbooks/status.yml", "examples/execution-environment.yml",
-    "plugins/modules/websocket_probe.py", "plugins/lookup/docker_archive_id.py",
+    "plugins/modules/websocket_probe.py", "plugins/modules/streamlit_doctor.py", "playbooks/doctor.yml",
+    "plugins/module_utils/streamlit_wire.py", "plugins/lookup/docker_archive_id.py",
 ]
 # Development files that exist in a working checkout: each must stay out even
 # when present (caches, venvs, CI, tests, build output).
@@ -68,7 +69,7 @@ def test_the_tarball_holds_only_what_users_need(members):
 def test_no_development_file_is_shipped(members):
     leaked = [name for name in members if name.endswith((".pyc", ".tar.gz")) or "__pycache__" in name
               or name.startswith(("tests/", "molecule/", "bench/", "demo/", "collections/", "."))
-              or name in {"Makefile", "ansible.cfg", "site.yml", "remove.yml", "status.yml", "galaxy.yml"}
+              or name in {"Makefile", "ansible.cfg", "site.yml", "remove.yml", "status.yml", "doctor.yml", "galaxy.yml"}
               or name.startswith("requirements") or name.startswith("changelogs/fragments/")
               or name == "changelogs/.plugin-cache.yaml"]
     assert not leaked, f"shipped development files: {leaked}"

@@ -266,5 +266,7 @@ def test_smoke_check_passes_through_the_proxy_and_fails_through_a_naive_one(inve
     assert rc == 0, out[-3000:]
     rc, out = smoke(naive_port)
     assert rc != 0, out[-3000:]
-    assert f"did not upgrade for {apps[0]['name']}" in out, out[-3000:]
-    assert "answered 200" in out, out[-3000:]
+    assert f"smoke check through Nginx failed for {apps[0]['name']}" in out, out[-3000:]
+    # The doctor names the failing check, what it saw and the setting that fixes it.
+    assert "websocket failed:" in out and "answered 200" in out, out[-3000:]
+    assert "proxy_http_version 1.1" in out, out[-3000:]
