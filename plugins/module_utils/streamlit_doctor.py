@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 
 from ansible_collections.streamlit_ops.deploy.plugins.module_utils.streamlit_wire import (
     BROWSER_ACCEPT_ENCODING,
+    SELF_SIGNED_LEAF,
     Browser,
     Session,
     Target,
@@ -178,9 +179,13 @@ def origin_meets(policy: str, expected: str | None) -> bool:
 
 def _from_proxy(body: str, headers: dict) -> bool:
     """A refusal written by a proxy, not by Streamlit. A proxy in front
-    rewrites Server, so the body tells: Streamlit (uvicorn) refuses with plain
-    text or nothing, Nginx and load balancers with an HTML error page."""
-    return "<html" in body.lower() or headers.get("content-type", "").startswith("text/html")
+    rewrites Server, so the body tells: Streamlit refuses with plain text or
+    nothing (uvicorn), or with Tornado's "<title>404: Not Found</title>" page
+    (Streamlit before its Starlette server); Nginx and load balancers with an
+    HTML error page of their own. Without a proxy, Server names Streamlit's."""
+    if headers.get("server", "").lower().startswith(("uvicorn", "tornado")):
+        return False
+    return "<html" in body.lower() and not re.search(r"<title>\d{3}: ", body)
 
 
 def is_streamlit_page(body: str) -> bool:
@@ -288,7 +293,7 @@ class Doctor:
         try:
             tls = self.target.resolve_tls()
         except ssl.SSLCertVerificationError as exc:
-            self_signed = exc.verify_code == 18
+            self_signed = exc.verify_code == SELF_SIGNED_LEAF
             kind = "SELF-SIGNED" if self_signed else "not trusted"
             return self._stop("tls", f"TLS certificate {kind} ({exc.verify_message})",
                               "give the CA that signed it with doctor_ca_path, or set doctor_validate_certs: false"
@@ -339,13 +344,18 @@ class Doctor:
             # Without its route Streamlit answers 404, and 403 to an upgrade.
             for name in ("page", "websocket"):
                 entry = self.results.get(name, {})
-                if entry.get("result") == "fail" and entry.get("cause") in (
+                if entry.get("result") != "fail" or entry.get("cause") not in (
                         "not_found", "not_streamlit", "unexpected", "streamlit_origin", "proxy_origin"):
+                    continue
+                if self.wanted("health"):
                     self.results[name] = skipped(f"{entry['evidence']}: caused by the path (see health)")
+                else:
+                    self.results[name] = result("fail", f"{entry['evidence']}, because {health['evidence']}",
+                                                health["fix"], health["cause"])
         # An answer that is not the check's own (a 502, a 401...) is the
         # cause of the first check that got it; the later ones point there.
         first = {}
-        for name in CHECKS:
+        for name in self.checks:
             entry = self.results.get(name, {})
             cause = entry.get("cause")
             if entry.get("result") != "fail" or cause not in GENERIC_CAUSES:
@@ -480,7 +490,7 @@ class Doctor:
                 session = self.new_session()
                 session.load()
                 session.connect()
-                ok = session.run_script(max(self.timeout, 20))
+                ok = session.run_script(max(self.timeout, 20), until="session")
                 if not ok:
                     session.close()
                     continue
@@ -516,7 +526,7 @@ class Doctor:
             try:
                 session.load()
                 session.connect()
-                if not session.run_script(max(self.timeout, 20)):
+                if not session.run_script(max(self.timeout, 20), until="session"):
                     other.append(f"session: {session.error or session.handshake.status}")
                     continue
                 answer = session.upload(SMALL_UPLOAD)
@@ -595,7 +605,7 @@ class Doctor:
         try:
             session.load()
             session.connect()
-            if not session.run_script(max(self.timeout, 20)):
+            if not session.run_script(max(self.timeout, 20), until="session"):
                 return skipped(f"a fresh session did not start ({session.error})")
             ended = session.idle(self.idle_s)
             pings = session.ws.pings if session.ws else 0
@@ -605,11 +615,11 @@ class Doctor:
                               "Streamlit's pings do not come often enough to reset it: set server.websocketPingInterval "
                               "below the shortest idle timeout (streamlit_ops: ping_interval), or raise that timeout "
                               "(Nginx proxy_read_timeout, ALB 60 s, Cloudflare 100 s)", "idle_timeout")
-            if not session.run_script(max(self.timeout, 20)):
+            if not session.run_script(max(self.timeout, 20), until="message"):
                 return result("fail", f"the WebSocket stayed open {self.idle_s} s, then a rerun got {session.error}",
                               "something in between stops passing frames on an idle connection: raise its idle "
                               "timeout, or lower server.websocketPingInterval", "idle_stalled")
-            return passed(f"survived {self.idle_s} s idle ({pings} ping(s) answered), then a rerun finished")
+            return passed(f"survived {self.idle_s} s idle ({pings} ping(s) answered), then a rerun was answered")
         finally:
             session.close()
 

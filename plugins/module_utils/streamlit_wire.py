@@ -558,8 +558,13 @@ class Session:
             self.ws = WebSocket(self.handshake.socket, self.handshake.rest)
         return self.handshake
 
-    def run_script(self, seconds: float) -> bool:
-        """Ask for a script run and read until script_finished: True when it came."""
+    def run_script(self, seconds: float, until: str = "finished") -> bool:
+        """Ask for a script run and read its messages: True once `until` came,
+        or once the session started and its messages flowed when the deadline
+        passed with the script still running (a slow script is not a fault).
+
+        until: "finished" (script_finished), "session" (new_session, enough
+        to upload) or "message" (any message, for a session that exists)."""
         if self.ws is None:
             return False
         deadline = time.monotonic() + seconds
@@ -570,12 +575,17 @@ class Session:
                 self.messages.append(summary["kind"])
                 if summary.get("session_id"):
                     self.session_id = summary["session_id"]
+                if until == "message" or (until == "session" and self.session_id):
+                    return True
                 if summary["kind"] == "script_finished":
                     self.finished = summary["status"]
                     if summary["status"] != "stopped early for a rerun":
                         return True
         except TimeoutError:
-            self.error = f"no script_finished within {seconds:.0f} s"
+            if self.session_id and until != "message":
+                self.finished = f"still running after {seconds:.0f} s"
+                return True
+            self.error = f"no answer to a rerun within {seconds:.0f} s"
         except Closed as exc:
             self.error = str(exc)
         except ValueError as exc:

@@ -33,6 +33,9 @@ NGINX_403 = ("<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n<
     (426, False, "", "", {}, "http10", ["proxy_http_version 1.1"]),
     (403, False, "", "", {"content-type": "text/plain"}, "streamlit_origin", ["server.enableCORS", "Host $host", "corsAllowedOrigins"]),
     (403, False, "", NGINX_403, {"content-type": "text/html"}, "proxy_origin", ["origin_policy"]),
+    # Streamlit before 1.5x (Tornado) writes an HTML page of its own.
+    (403, False, "", "<html><title>403: Forbidden</title><body>403: Forbidden</body></html>", {"content-type": "text/html"},
+     "streamlit_origin", ["server.enableCORS"]),
     (101, False, "", "", {}, "fake_upgrade", ["101"]),
     (0, False, "no answer to the upgrade (timed out)", "", {}, "stalled", ["WebSocket pass-through", "proxy_http_version 1.1"]),
     (0, False, "cannot connect (refused)", "", {}, "unreachable", ["firewalls"]),
@@ -238,6 +241,14 @@ def test_a_wrong_path_fails_health_only(streamlit_app):
     assert {name for name, entry in results.items() if entry["result"] == "fail"} == {"health"}, results
     assert results["health"]["cause"] == "base_path" and "server.baseUrlPath=other" in results["health"]["fix"]
     assert "see health" in results["page"]["evidence"]
+
+
+def test_a_chosen_check_keeps_its_own_failure(streamlit_app):
+    """The checks that only feed the chosen ones never take a failure's blame away."""
+    results = doctor.Doctor(streamlit_app.replace("/app/", "/other/"), checks=["websocket"]).run()
+    assert list(results) == ["websocket"] and results["websocket"]["result"] == "fail", results
+    # ...and names the cause the unchosen health check found.
+    assert results["websocket"]["cause"] == "base_path" and "server.baseUrlPath=other" in results["websocket"]["fix"]
 
 
 def test_nothing_listening_fails_page_and_skips_the_rest():
