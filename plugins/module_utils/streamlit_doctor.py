@@ -27,6 +27,7 @@ from ansible_collections.streamlit_ops.deploy.plugins.module_utils.streamlit_wir
     Browser,
     Session,
     Target,
+    TLSFailure,
     WireError,
     handshake,
 )
@@ -100,8 +101,8 @@ def health_cause(path: str, status: int, body: str, doubled_ok: bool, from_proxy
     if doubled_ok:
         return "prefix_stripped", (
             f"the proxy strips the prefix {path} but Streamlit serves under server.baseUrlPath={path.strip('/')}: "
-            f"give proxy_pass no URI part (proxy_pass http://backend; not http://backend/), "
-            f"or set server.baseUrlPath to '' if the prefix must be stripped")
+            f"keep the prefix (Nginx: give proxy_pass no URI part, proxy_pass http://backend; not http://backend/; "
+            f"Caddy: handle, not handle_path), or set server.baseUrlPath to '' if the prefix must be stripped")
     if status == 404 and from_proxy:
         return status_cause(404)
     if status in (404, 200):
@@ -152,7 +153,8 @@ def upload_cause(status: int, body: str, headers: dict, size_mb: float) -> tuple
                         "same server.cookieSecret (streamlit_ops: cookie_secret)")
     if status == 400 and "session_id" in body:
         return "no_sticky", ("the upload reached a replica that does not hold its session: route each browser to one "
-                             "replica (Nginx: hash on a cookie or ip_hash; streamlit_ops: the app's sticky)")
+                             "replica (Nginx: hash on a cookie or ip_hash; streamlit_ops: the app's sticky; "
+                             "Caddy: lb_policy cookie; a load balancer: session affinity)")
     if status == 0:
         return "upload_reset", ("the connection was reset during the upload: a proxy or load balancer body limit "
                                 "or timeout (Nginx client_max_body_size, client_body_timeout)")
@@ -231,6 +233,52 @@ INTERMEDIARIES = (
 )
 
 
+# The fix for a cause in the words of the proxy in front, when its Server
+# header names Caddy or Apache; the fixes above are Nginx's (and this
+# collection's variables). {path} is the app's path.
+PROXY_FIXES = {
+    "caddy": {
+        "no_upgrade": "Caddy's reverse_proxy passes WebSockets by itself: a CDN or load balancer between drops Upgrade; turn its WebSocket support on",
+        "bad_upgrade": "Caddy's reverse_proxy passes WebSockets by itself: a CDN or load balancer between breaks the upgrade; turn its WebSocket support on",
+        "prefix_stripped": ("Caddy strips the prefix {path} (handle_path or uri strip_prefix) but Streamlit serves under "
+                            "server.baseUrlPath={base}: use handle instead of handle_path, or set server.baseUrlPath to ''"),
+        "streamlit_origin": ("Streamlit refused the page's Origin: with server.enableCORS=true it compares Origin with the Host it "
+                             "receives; remove header_up Host from reverse_proxy, or list the origin in server.corsAllowedOrigins, "
+                             "or set server.enableCORS=false"),
+        "proxy_body_limit": "Caddy refuses the body: request_body {{ max_size ... }} above server.maxUploadSize",
+        "no_sticky": "route each browser to one replica: lb_policy cookie in Caddy's reverse_proxy",
+        "uncompressed": "compress JavaScript and CSS: encode zstd gzip in Caddy's site block",
+        "no_slash_redirect": "redirect the path without its slash: redir {bare} {path} in Caddy's site block",
+        "downgrade": ("Caddy sets X-Forwarded-Proto itself; behind a TLS load balancer give it trusted_proxies so the "
+                      "balancer's https is kept, and make redirects relative"),
+    },
+    "apache": {
+        "no_upgrade": "Apache: ProxyPass {path} http://backend{path} upgrade=websocket (mod_proxy_http, or mod_proxy_wstunnel for <path>_stcore/stream)",
+        "bad_upgrade": "Apache: ProxyPass {path} http://backend{path} upgrade=websocket, and ProxyPreserveHost On",
+        "prefix_stripped": ("Apache strips the prefix {path} (ProxyPass {path} http://backend/) but Streamlit serves under "
+                            "server.baseUrlPath={base}: ProxyPass {path} http://backend{path}, or set server.baseUrlPath to ''"),
+        "streamlit_origin": ("Streamlit refused the page's Origin: with server.enableCORS=true it compares Origin with the Host it "
+                             "receives; ProxyPreserveHost On, or list the origin in server.corsAllowedOrigins, or set "
+                             "server.enableCORS=false"),
+        "proxy_body_limit": "Apache refuses the body: LimitRequestBody above server.maxUploadSize (0 for no limit)",
+        "no_sticky": "route each browser to one replica: a balancer with stickysession=ROUTEID and a route per BalancerMember",
+        "uncompressed": "compress JavaScript and CSS: mod_deflate, AddOutputFilterByType DEFLATE application/javascript text/css",
+        "no_slash_redirect": "redirect the path without its slash: RedirectMatch ^{bare}$ {path}",
+        "downgrade": "tell the app its scheme: RequestHeader set X-Forwarded-Proto https, and make redirects relative",
+    },
+}
+
+
+def front_proxy(server: str) -> str:
+    """'caddy', 'apache' or '' (Nginx, a CDN, unknown) from a Server header."""
+    server = server.lower()
+    if server.startswith("caddy"):
+        return "caddy"
+    if server.startswith("apache"):
+        return "apache"
+    return ""
+
+
 def intermediaries(responses: list, set_cookies: list) -> list:
     """(name, evidence, what to know) of each intermediary the answers reveal."""
     found = []
@@ -300,6 +348,14 @@ class Doctor:
                               if not self_signed else
                               "a self-signed certificate: give it with doctor_ca_path, or set doctor_validate_certs: false "
                               "(browsers will warn users; use a certificate from a CA they trust)")
+        except TLSFailure as exc:
+            if "WRONG_VERSION_NUMBER" in str(exc):
+                return self._stop("tls_handshake", str(exc), f"port {self.target.port} answers plain HTTP, not TLS: "
+                                  "use an http:// URL, or the server's TLS port")
+            return self._stop("tls_handshake", str(exc),
+                              f"the server's TLS setup failed for {self.target.hostname}: check that it has a certificate "
+                              "and TLS settings for this name (SNI), and that the port speaks TLS; a CDN: the hostname "
+                              "must be set up there")
         except WireError as exc:
             return self._stop("unreachable", str(exc), "check the URL, DNS, the port and firewalls")
         self.tls = tls
@@ -325,6 +381,7 @@ class Doctor:
         if self.wanted("intermediaries"):
             self.results["intermediaries"] = self.check_intermediaries()
         self._attribute()
+        self._in_the_proxys_words()
         return {name: self.results[name] for name in CHECKS if name in self.results and self.wanted(name)}
 
     def _stop(self, cause: str, evidence: str, fix: str) -> dict:
@@ -336,6 +393,17 @@ class Doctor:
             out[name] = skipped(f"needs a connection to the server (see {first})")
         self.results = out
         return out
+
+    def _in_the_proxys_words(self) -> None:
+        """Name the setting of the proxy in front when it says which one it is."""
+        # A proxy passes Streamlit's own Server header on; the answers it
+        # writes itself (redirects, errors) carry its name.
+        fronts = [front_proxy(r.header("server")) for b in self.browsers for r in b.responses]
+        front = next((name for name in fronts if name), "")
+        for entry in self.results.values():
+            fix = PROXY_FIXES.get(front, {}).get(entry.get("cause", ""))
+            if entry.get("result") == "fail" and fix:
+                entry["fix"] = fix.format(path=self.path, bare=self.path[:-1], base=self.path.strip("/"))
 
     def _attribute(self) -> None:
         """Hand symptoms to the check that found their cause."""
@@ -393,8 +461,9 @@ class Doctor:
         answer = browser.get(bare)
         if answer.status not in REDIRECTS or not answer.location:
             return result("fail", f"{evidence}; {self.path[:-1]} answered {answer.status}, not a redirect to {self.path}",
-                          f"redirect {self.path[:-1]} to {self.path} (Nginx: location {self.path} with proxy_pass does it; "
-                          f"or location = {self.path[:-1]} {{ return 301 {self.path}; }})", "no_slash_redirect")
+                          f"redirect {self.path[:-1]} to {self.path} (Nginx: location {self.path} with proxy_pass does it, "
+                          f"or location = {self.path[:-1]} {{ return 301 {self.path}; }}; Caddy: redir {self.path[:-1]} {self.path})",
+                          "no_slash_redirect")
         target = urljoin(bare, answer.location)
         self.locations.append((f"{self.path[:-1]}", target))
         parts = urlsplit(target)
@@ -574,7 +643,8 @@ class Doctor:
         return result("fail", f"{name}: {len(answer.body) // 1024} KB sent uncompressed to a browser that accepts "
                       f"{BROWSER_ACCEPT_ENCODING}",
                       "compress JavaScript and CSS: Nginx gzip on; gzip_types application/javascript text/css; "
-                      "gzip_proxied any (streamlit_ops: nginx_proxy_gzip); a CDN: turn compression on", "uncompressed")
+                      "gzip_proxied any (streamlit_ops: nginx_proxy_gzip); Caddy: encode zstd gzip; "
+                      "a CDN: turn compression on", "uncompressed")
 
     # scheme
     def check_scheme(self) -> dict:

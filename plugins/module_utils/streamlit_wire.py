@@ -43,6 +43,10 @@ class WireError(OSError):
     """A transport failure: refused, reset, timed out, or not HTTP."""
 
 
+class TLSFailure(WireError):
+    """The TLS handshake itself failed (not the certificate's verification)."""
+
+
 class Closed(WireError):
     """The WebSocket was closed, by a close frame or by the connection ending."""
 
@@ -136,14 +140,21 @@ class Target:
                 raise
             else:
                 self.context = unverified_context()
-        except (ssl.SSLError, OSError) as exc:
-            raise WireError(f"TLS handshake with {self.address}:{self.port} failed ({exc})") from exc
         return self.tls_facts
 
     def _handshake_only(self, context: ssl.SSLContext) -> None:
-        with self.raw_socket() as raw_sock:
-            with context.wrap_socket(raw_sock, server_hostname=self.hostname):
-                pass
+        try:
+            raw_sock = self.raw_socket()
+        except OSError as exc:
+            raise WireError(f"cannot connect to {self.address}:{self.port} ({exc})") from exc
+        with raw_sock:
+            try:
+                with context.wrap_socket(raw_sock, server_hostname=self.hostname):
+                    pass
+            except ssl.SSLCertVerificationError:
+                raise
+            except (ssl.SSLError, OSError) as exc:
+                raise TLSFailure(f"TLS handshake with {self.address}:{self.port} for {self.hostname} failed ({exc})") from exc
 
     def peer_certificate(self) -> bytes:
         """The server's certificate (DER), read without trusting it."""

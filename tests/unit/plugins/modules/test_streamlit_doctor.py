@@ -21,6 +21,12 @@ from ansible_collections.streamlit_ops.deploy.plugins.module_utils import stream
 from ansible_collections.streamlit_ops.deploy.plugins.module_utils import streamlit_wire as wire
 from ansible_collections.streamlit_ops.deploy.plugins.modules import streamlit_doctor as module
 
+# Every cause a failing check can report (the PROXY_FIXES keys must be among them).
+CAUSES_WITH_A_CHECK = (
+    "no_upgrade", "bad_upgrade", "http10", "streamlit_origin", "proxy_origin", "fake_upgrade", "stalled", "prefix_stripped",
+    "base_path", "proxy_body_limit", "streamlit_upload_limit", "xsrf", "no_sticky", "upload_reset", "uncompressed",
+    "no_slash_redirect", "wrong_redirect", "wrong_host_redirect", "downgrade", "idle_timeout", "idle_stalled",
+)
 APP = Path(__file__).resolve().parents[3] / "images" / "app" / "app.py"
 NGINX_403 = ("<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n<center><h1>403 Forbidden</h1></center>\r\n"
              "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
@@ -92,6 +98,15 @@ def test_origin_expectations():
     assert doctor.origin_meets("same-origin", "guarded") and doctor.origin_meets("allow-list", "guarded")
     assert not doctor.origin_meets("any", "guarded")
     assert not doctor.origin_meets("same-origin", "allow-list")
+
+
+def test_the_fix_speaks_the_front_proxys_language():
+    assert doctor.front_proxy("Caddy") == "caddy" and doctor.front_proxy("Apache/2.4.62 (Debian)") == "apache"
+    assert doctor.front_proxy("nginx/1.22.1") == "" and doctor.front_proxy("uvicorn") == ""
+    for causes in doctor.PROXY_FIXES.values():
+        assert set(causes) <= set(CAUSES_WITH_A_CHECK)
+        for fix in causes.values():
+            fix.format(path="/app/", bare="/app", base="app")  # every placeholder is one the doctor fills
 
 
 def test_intermediaries_are_named_with_what_to_know():
@@ -255,6 +270,12 @@ def test_nothing_listening_fails_page_and_skips_the_rest():
     results = doctor.Doctor(f"http://127.0.0.1:{_free_port()}/app/", timeout=2).run()
     assert results["page"]["result"] == "fail" and results["page"]["cause"] == "unreachable"
     assert {entry["result"] for name, entry in results.items() if name != "page"} == {"skip"}
+
+
+def test_https_to_a_plain_http_port_says_so(streamlit_app):
+    results = doctor.Doctor(streamlit_app.replace("http://", "https://"), checks=["page", "health"]).run()
+    assert results["page"]["cause"] == "tls_handshake" and "answers plain HTTP" in results["page"]["fix"], results
+    assert results["health"]["result"] == "skip"
 
 
 def test_a_self_signed_certificate_is_reported(make_self_signed):
