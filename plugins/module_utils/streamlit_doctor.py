@@ -524,12 +524,12 @@ class Doctor:
     def check_origin(self) -> dict:
         if not self._session_ok():
             return skipped("needs a working WebSocket (see websocket)")
-        cookie = self.session.browser.cookie_header()
-        foreign = handshake(self.target, self.session.stream_path, FOREIGN_ORIGIN, cookie, ("streamlit",), self.headers)
+        cookie, headers = self.session.browser.cookie_header(), self.session.browser.headers
+        foreign = handshake(self.target, self.session.stream_path, FOREIGN_ORIGIN, cookie, ("streamlit",), headers)
         flipped = None
         flipped_origin = ("http" if self.target.tls else "https") + "://" + self.target.netloc
         if foreign.status != 101:
-            flipped = handshake(self.target, self.session.stream_path, flipped_origin, cookie, ("streamlit",), self.headers)
+            flipped = handshake(self.target, self.session.stream_path, flipped_origin, cookie, ("streamlit",), headers)
         policy = origin_policy(foreign.status, flipped.status if flipped else None)
         foreign_seen = foreign.error if foreign.status == 0 else str(foreign.status)
         evidence = f"policy {policy}: Origin {FOREIGN_ORIGIN} got {foreign_seen}"

@@ -220,8 +220,18 @@ class Browser:
         self.target = target
         self.cookies: dict = {}
         self.set_cookies: list = []  # every Set-Cookie seen, raw, for the report
-        self.headers = dict(headers or {})
+        self.headers = {}
         self.responses: list = []
+        # A Cookie header given (a login's session cookie) seeds the jar, so it
+        # goes with every request alongside the cookies the answers set.
+        for name, value in (headers or {}).items():
+            if name.lower() == "cookie":
+                for pair in value.split(";"):
+                    key, sep, val = pair.strip().partition("=")
+                    if sep and key:
+                        self.cookies[key] = val
+            else:
+                self.headers[name] = value
 
     def cookie_header(self) -> str:
         return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
@@ -546,7 +556,7 @@ class Session:
         self.app_url = app_url
         self.origin = origin or target.origin
         self.browser = Browser(target, headers)
-        self.extra_headers = dict(headers or {})
+        self.extra_headers = self.browser.headers
         self.ws = None
         self.handshake = None
         self.session_id = None

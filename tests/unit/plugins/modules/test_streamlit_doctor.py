@@ -122,6 +122,13 @@ def test_intermediaries_are_named_with_what_to_know():
     assert doctor.intermediaries([response({"server": "uvicorn"})], []) == []
 
 
+def test_a_given_cookie_goes_with_the_jars_own():
+    browser = wire.Browser(wire.Target("https://apps.example.com/app/"), {"Cookie": "_oauth2_proxy=abc; other=1", "X-Token": "t"})
+    assert browser.headers == {"X-Token": "t"}
+    browser.cookies["_streamlit_xsrf"] = "2|x"
+    assert browser.cookie_header() == "_oauth2_proxy=abc; other=1; _streamlit_xsrf=2|x"
+
+
 def test_page_helpers():
     page = '<title>Streamlit</title><script type="module" crossorigin src="./static/js/index.AbC.js"></script>'
     assert doctor.is_streamlit_page(page) and not doctor.is_streamlit_page("<title>Welcome to nginx!</title>")
