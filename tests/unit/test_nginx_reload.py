@@ -23,6 +23,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _new_port(tmp_path: Path) -> int:
+    """A free port other than the one the running Nginx listens on: the kernel
+    may hand out the same free port twice, and a reload that keeps its port
+    binds nothing new."""
+    current = (tmp_path / "nginx.conf").read_text()
+    for dummy in range(20):
+        port = _free_port()
+        if f":{port};" not in current:
+            return port
+    raise AssertionError("no second free port")
+
+
 def _conf(tmp_path: Path, port: int) -> None:
     temp = "".join(f"    {kind}_temp_path {tmp_path / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     (tmp_path / "nginx.conf").write_text(
@@ -51,7 +63,7 @@ def nginx(tmp_path):
 
 
 def test_reload_that_cannot_bind_fails_with_nginxs_error(nginx):
-    port = _free_port()
+    port = _new_port(nginx)
     _conf(nginx, port)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port))
