@@ -228,6 +228,10 @@ INTERMEDIARIES = (
      "WebSockets need Fastly's WebSockets feature and a pass for <path>_stcore/stream"),
     ("Envoy", lambda h, c: "envoy" in h.get("server", "").lower() or "x-envoy-upstream-service-time" in h,
      "route timeout 15 s by default applies until the upgrade; set the route's upgrade_configs for websocket and idle_timeout above the ping interval"),
+    ("Akamai", lambda h, c: h.get("server", "").lower().startswith("akamai") or any(k.startswith("x-akamai") for k in h),
+     "WebSockets must be enabled for the property; idle connections close after 120 s by default: keep server.websocketPingInterval below it"),
+    ("Varnish", lambda h, c: "x-varnish" in h or "varnish" in h.get("via", "").lower(),
+     "Varnish does not proxy WebSockets by itself: return (pipe) for requests with Upgrade: websocket in vcl_recv"),
     ("Nginx", lambda h, c: h.get("server", "").lower().startswith("nginx"),
      "proxy_read_timeout 60 s by default: keep it above server.websocketPingInterval (nginx_proxy derives it)"),
 )
@@ -291,6 +295,12 @@ def intermediaries(responses: list, set_cookies: list) -> list:
                 shown += sorted(f"cookie {cookie}" for cookie in cookie_names & {"AWSALB", "AWSALBCORS", "AWSELB", "GCLB", "ApplicationGatewayAffinity"})
                 found.append((name, ", ".join(shown), know))
                 break
+    # A proxy none of the above knows may still say it is there.
+    named = {entry[0] for entry in found}
+    vias = sorted({r.headers["via"] for r in responses if "via" in r.headers})
+    if vias and not named & {"Amazon CloudFront", "Google Cloud Load Balancer", "Varnish"}:
+        found.append(("a proxy in between", "via: " + ", ".join(vias),
+                      "it must pass WebSocket upgrades and keep idle ones longer than server.websocketPingInterval"))
     return found
 
 

@@ -120,6 +120,9 @@ def test_intermediaries_are_named_with_what_to_know():
     found = doctor.intermediaries([response({"via": "1.1 abc.cloudfront.net (CloudFront)", "x-amz-cf-id": "x"})], [])
     assert found[0][0] == "Amazon CloudFront"
     assert doctor.intermediaries([response({"server": "uvicorn"})], []) == []
+    # An unknown proxy that says so in Via is reported too.
+    found = doctor.intermediaries([response({"server": "uvicorn", "via": "1.1 squid-proxy"})], [])
+    assert [name for name, _, _ in found] == ["a proxy in between"] and "squid" in found[0][1]
 
 
 def test_a_given_cookie_goes_with_the_jars_own():
