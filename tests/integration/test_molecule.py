@@ -7,8 +7,10 @@ whose pytest runs this file, so each venv of the version matrix tests itself
 (`make test` runs only `default` with the newest).
 
 Molecule's output streams as it runs and is kept whole in
-.cache/artifacts/<scenario>/molecule.log; a failure's message carries the
-lines that say what failed, so a CI log that keeps only its tail still does."""
+.cache/artifacts/<scenario>/molecule.log, the verify step's pytest output
+(with its durations) in pytest-core-<ansible-core version>.log next to it; a
+failure's message carries the lines that say what failed, so a CI log that
+keeps only its tail still does."""
 
 import collections
 import os

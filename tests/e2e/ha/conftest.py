@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from settings import scenario_env  # noqa: E402  (tests/e2e is on the path, see ../conftest.py)
+from site_runs import site_runs as run_site_runs  # noqa: E402  (this directory is on the path, above)
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +36,9 @@ def apps(inventory, master) -> list[dict]:
     out = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", inventory, "--host", master],
                          capture_output=True, text=True, check=True, timeout=120)
     return json.loads(out.stdout)["streamlit_ops_apps"]
+
+
+@pytest.fixture(scope="session")
+def site_runs(apps, app_url, cafile, inventory, master, children, artifacts):
+    """The site.yml runs several checks share (site_runs.py), run once."""
+    return run_site_runs(apps, app_url, cafile, inventory, master, children, artifacts)

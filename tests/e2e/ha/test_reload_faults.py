@@ -11,7 +11,8 @@
 - Reloads under load: 0 failed page loads and handshakes while Nginx reloads
   several times; a restart under the same load fails some (the control).
 
-Every test leaves the deployment as the scenario converges it.
+Every test leaves the deployment as the scenario converges it; the two
+HTTPS port checks, last here, share the site run that restores it.
 """
 
 from __future__ import annotations
@@ -55,14 +56,17 @@ def converged(inventory, master):
     assert nginx_dump(master) == before
 
 
-@pytest.fixture
-def site_converged(converged, inventory):
-    """As converged, for a test whose site run may also change the children
-    (a new HTTPS port changes the strict app's public origin): the site
-    playbook runs again afterwards whatever the master looks like."""
-    yield converged
+@pytest.fixture(scope="module")
+def https_port_restored(inventory, master):
+    """The master's configuration before the HTTPS port checks (the run that
+    fails and its control), put back by one site run after both: a new HTTPS
+    port also changes the children (the strict app's public origin names it).
+    These checks come last in this module, so this runs right after them."""
+    before = nginx_dump(master)
+    yield before
     rc, out, dummy = playbook("site.yml", inventory)
     assert rc == 0, out[-3000:]
+    assert nginx_dump(master) == before
 
 
 @pytest.fixture
@@ -90,28 +94,6 @@ def port_taken(master):
             time.sleep(0.1)
         else:
             pytest.fail(f"port {BLOCKED_PORT} on {master} still taken after the test")
-
-
-def test_runtime_reload_failure_fails_the_run_and_restores(site_converged, port_taken, inventory, master, handshake):
-    converged = site_converged
-    assert handshake() == 101
-    rc, out, dummy = playbook("site.yml", inventory, "-e", f"nginx_proxy_https_port={BLOCKED_PORT}")
-    assert rc != 0, out[-3000:]
-    # The cause, in Nginx's own words, and what was done about it.
-    assert f"bind() to 0.0.0.0:{BLOCKED_PORT} failed (98: Address already in use)" in out, out[-3000:]
-    assert "The previous configuration was restored" in out, out[-3000:]
-    assert nginx_dump(master) == converged
-    # Still serving, on the old listener.
-    assert handshake() == 101
-
-
-def test_control_the_same_change_applies_without_the_blocker(site_converged, inventory, master):
-    """Without another process on the port the same run passes and moves the
-    listener: the failure above is the taken port, not the change. The
-    fixture converges the deployment back afterwards."""
-    rc, out, dummy = playbook("site.yml", inventory, "-e", f"nginx_proxy_https_port={BLOCKED_PORT}")
-    assert rc == 0, out[-3000:]
-    assert f"listen {BLOCKED_PORT} ssl" in nginx_dump(master)
 
 
 def dead_backend_apps(apps, child_addresses) -> list[dict]:
@@ -192,3 +174,25 @@ def test_control_a_restart_under_load_fails_some(converged, master, app_url, caf
     failed = [r for r in results if r != (200, 101)]
     print(f"restarts under load: {len(results)} rounds, {len(failed)} failed")
     assert failed, "a restart under load failed nothing: the load cannot see an outage"
+
+
+def test_runtime_reload_failure_fails_the_run_and_restores(https_port_restored, port_taken, inventory, master, handshake):
+    converged = https_port_restored
+    assert handshake() == 101
+    rc, out, dummy = playbook("site.yml", inventory, "-e", f"nginx_proxy_https_port={BLOCKED_PORT}")
+    assert rc != 0, out[-3000:]
+    # The cause, in Nginx's own words, and what was done about it.
+    assert f"bind() to 0.0.0.0:{BLOCKED_PORT} failed (98: Address already in use)" in out, out[-3000:]
+    assert "The previous configuration was restored" in out, out[-3000:]
+    assert nginx_dump(master) == converged
+    # Still serving, on the old listener.
+    assert handshake() == 101
+
+
+def test_control_the_same_change_applies_without_the_blocker(https_port_restored, inventory, master):
+    """Without another process on the port the same run passes and moves the
+    listener: the failure above is the taken port, not the change. The
+    fixture converges the deployment back afterwards."""
+    rc, out, dummy = playbook("site.yml", inventory, "-e", f"nginx_proxy_https_port={BLOCKED_PORT}")
+    assert rc == 0, out[-3000:]
+    assert f"listen {BLOCKED_PORT} ssl" in nginx_dump(master)

@@ -5,6 +5,7 @@ secrets_file and the registry password, and the TLS key's own lines.
 Runs, each with every sentinel planted:
 1. success: the main app gets the sentinel cookie secret and secrets file
    (its containers are recreated) and the master copies the TLS key again;
+   this is the rolling test's control run, shared (site_runs.py);
 2. a registry login that fails: an app with pull: always from a registry
    that refuses connections;
 3. a health check that fails: an app whose container never serves.
@@ -16,7 +17,6 @@ must still say what failed. The last step converges the scenario again.
 import json
 import os
 import re
-import secrets
 import subprocess
 import sys
 import time
@@ -24,11 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from sentinels import COOKIE, FILE, PASSWORD, TOKEN
+
 ROOT = Path(__file__).resolve().parents[3]
-TOKEN = secrets.token_hex(8)
-COOKIE = f"SENTINELcookie{TOKEN}"
-FILE = f"SENTINELfile{TOKEN}"
-PASSWORD = f"SENTINELpassword{TOKEN}"
 
 
 def run_site(inventory, *args, extra=None) -> tuple[int, str]:
@@ -73,14 +71,12 @@ def converged_after(inventory):
     assert rc == 0, out[-3000:]
 
 
-def test_success_shows_no_secret(inventory, master, planted, key_lines, converged_after, artifacts):
-    # The master copies the key again only when its copy differs: take it away.
-    conf = subprocess.run(["docker", "exec", master, "nginx", "-T"], capture_output=True, text=True, check=True, timeout=60).stdout
-    key_dest = re.search(r"^\s*ssl_certificate_key\s+(\S+);", conf, re.M).group(1)
-    subprocess.run(["docker", "exec", master, "rm", "-f", key_dest], check=True, timeout=60)
-    rc, out = run_site(inventory, "-vvv", "--diff", extra={"streamlit_ops_apps": planted})
-    found = leaks(out, key_lines, artifacts, "success")
-    assert rc == 0, out[-3000:]
+def test_success_shows_no_secret(site_runs, key_lines):
+    # The shared run took the master's key away first, so that it is copied again.
+    out = site_runs.control.output
+    found = leaks(out, key_lines)
+    assert site_runs.key_removed and site_runs.planted_secrets_file, "the shared run planted nothing"
+    assert site_runs.control.rc == 0, out[-3000:]
     copy = re.search(r"TASK \[[^\]]*Copy the TLS key\].*?(?=\nTASK \[)", out, re.S)
     assert copy and "changed: [" in copy.group(0), "the key was not copied: the run proves nothing for it"
     assert "/var/lib/streamlit_app/secrets/main" in out  # the control: what the run prints is there
