@@ -32,7 +32,7 @@ $(NEWEST_BIN)/ansible-playbook: requirements-newest.txt
 	$(NEWEST_BIN)/pip install -q -r requirements-newest.txt
 	touch $@
 
-.PHONY: host venv venv-newest demo demo-down test lint unit packaging sanity units-ansible-test docs-check galaxy-importer ee molecule unit-newest molecule-newest bench bench-smoke
+.PHONY: host venv venv-newest images lane-a lane-b demo demo-down test lint unit packaging sanity units-ansible-test docs-check galaxy-importer ee molecule unit-newest molecule-newest bench bench-smoke
 venv: $(BIN)/ansible-playbook
 venv-newest: $(NEWEST_BIN)/ansible-playbook
 
@@ -100,11 +100,32 @@ bench: host venv
 bench-smoke: host venv
 	bench/run --smoke --out bench/results/smoke.json
 
-# CI's time budget (README, "What make test runs"): `lint` is not a step of
-# its own, since tests/unit/test_lint.py runs the same ansible-lint from the
-# same venv (and yamllint strict) inside `unit`. bench-smoke, which waits on
-# its hosts and asserts nothing about speed, shares the machine with
-# unit-newest; --output-sync keeps each one's output in one piece.
-test: unit packaging molecule
-	$(MAKE) -j2 --output-sync=target bench-smoke unit-newest
+# The images every scenario starts from, built once before scenarios run
+# side by side (each scenario would otherwise build the missing ones itself,
+# and two builds of one image at once would race).
+images: host venv
+	tests/images/build-host-image bookworm
+	tests/images/build-host-image trixie
+	tests/images/build-app-image
+
+# CI's time budget (README, "What make test runs"): two lanes side by side on
+# the 2 cores, since most of a Molecule scenario's time is spent waiting on
+# its hosts (health probes, drains, idle sessions, reloads). Lane A: the unit
+# tests, the ha scenario, then the newest unit tests and the bench smoke;
+# lane B: the packaging checks, the other three scenarios, then the newest
+# end's scenario. `lint` is not a step of its own: tests/unit/test_lint.py
+# runs the same ansible-lint from the same venv (and yamllint strict) inside
+# `unit`. --output-sync=line keeps the output live; each scenario's whole
+# log is also in .cache/artifacts/<scenario>/.
+test: host venv venv-newest images
+	$(MAKE) -j2 --output-sync=line lane-a lane-b
+
+lane-a:
+	$(MAKE) unit
+	STREAMLIT_OPS_SCENARIOS=ha $(MAKE) molecule
+	$(MAKE) unit-newest bench-smoke
+
+lane-b:
+	$(MAKE) packaging
+	STREAMLIT_OPS_SCENARIOS="default dropin standalone" $(MAKE) molecule
 	$(MAKE) molecule-newest
