@@ -87,9 +87,9 @@ def servers(main_backends: list[str], child_address: str, tls: tuple[str, str]) 
     head += "upstream e2e_doctor_round_robin {\n" + "".join(f"    server {b};\n" for b in main_backends) + "}\n"
     head += f"upstream e2e_doctor_ping100 {{\n    server {child_address}:{EXTRA['doctor-e2e-ping100'][0]};\n}}\n"
     head += f"upstream e2e_doctor_cors {{\n    server {child_address}:{EXTRA['doctor-e2e-cors'][0]};\n}}\n"
-    config = head + "".join(block for _, block in out.values())
+    config = head + "".join(entry[1] for entry in out.values())
     config = config.replace("location /app/ {\n", "location /app/ {\n        userid on; userid_name e2e_doctor; userid_path /app/;\n")
-    return {case: port for case, (port, _) in out.items()}, config
+    return {case: entry[0] for case, entry in out.items()}, config
 
 
 def run_doctor(url: str, master_address: str, cafile: str, report: Path, *extra: str) -> tuple[int, str, dict]:
@@ -125,7 +125,7 @@ def lab(master, children, child_addresses, tmp_path_factory):
         assert reload.returncode == 0, reload.stdout + reload.stderr + config
         # Bounded wait until both extra apps answer their health check.
         deadline = time.monotonic() + 90
-        for name, (port, _) in EXTRA.items():
+        for name, (port, dummy) in EXTRA.items():
             probe = f"import urllib.request; urllib.request.urlopen('http://{child_addresses[0]}:{port}/app/_stcore/health', timeout=3)"
             while on(master, "python3", "-c", probe, check=False).returncode != 0:
                 assert time.monotonic() < deadline, f"{name} did not start: {on(child, 'docker', 'logs', name, check=False).stdout[-1500:]}"

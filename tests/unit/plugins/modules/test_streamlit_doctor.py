@@ -114,15 +114,15 @@ def test_intermediaries_are_named_with_what_to_know():
         return wire.Response(200, "OK", list(headers.items()), b"", "https://x/")
 
     found = doctor.intermediaries([response({"server": "cloudflare", "cf-ray": "8a1b-AMS"})], [])
-    assert [name for name, _, _ in found] == ["Cloudflare"] and "100 s" in found[0][2]
+    assert [entry[0] for entry in found] == ["Cloudflare"] and "100 s" in found[0][2]
     found = doctor.intermediaries([response({"server": "awselb/2.0"})], ["AWSALB=abc; Path=/"])
-    assert [name for name, _, _ in found] == ["AWS Application Load Balancer"] and "60 s" in found[0][2]
+    assert [entry[0] for entry in found] == ["AWS Application Load Balancer"] and "60 s" in found[0][2]
     found = doctor.intermediaries([response({"via": "1.1 abc.cloudfront.net (CloudFront)", "x-amz-cf-id": "x"})], [])
     assert found[0][0] == "Amazon CloudFront"
     assert doctor.intermediaries([response({"server": "uvicorn"})], []) == []
     # An unknown proxy that says so in Via is reported too.
     found = doctor.intermediaries([response({"server": "uvicorn", "via": "1.1 squid-proxy"})], [])
-    assert [name for name, _, _ in found] == ["a proxy in between"] and "squid" in found[0][1]
+    assert [entry[0] for entry in found] == ["a proxy in between"] and "squid" in found[0][1]
 
 
 def test_a_given_cookie_goes_with_the_jars_own():
@@ -299,9 +299,9 @@ def test_a_self_signed_certificate_is_reported(make_self_signed):
     port = server.getsockname()[1]
 
     def serve():
-        for _ in range(4):
+        for dummy in range(4):
             try:
-                conn, _ = server.accept()
+                conn = server.accept()[0]
                 with context.wrap_socket(conn, server_side=True) as tls:
                     tls.recv(1024)
             except (OSError, ssl.SSLError):
