@@ -110,22 +110,24 @@ images: host venv
 
 # CI's time budget (README, "What make test runs"): two lanes side by side on
 # the 2 cores, since most of a Molecule scenario's time is spent waiting on
-# its hosts (health probes, drains, idle sessions, reloads). Lane A: the unit
-# tests, the ha scenario, then the newest unit tests and the bench smoke;
-# lane B: the packaging checks, the other three scenarios, then the newest
-# end's scenario. `lint` is not a step of its own: tests/unit/test_lint.py
-# runs the same ansible-lint from the same venv (and yamllint strict) inside
-# `unit`. --output-sync=line keeps the output live; each scenario's whole
-# log is also in .cache/artifacts/<scenario>/.
+# its hosts (health probes, drains, idle sessions, reloads). `ha`, the
+# longest (about an hour in CI), has lane A to itself from the start; lane B
+# runs everything else in the order of `make test` before: unit, packaging,
+# the other three scenarios, then the newest end and the bench smoke. `lint`
+# is not a step of its own: tests/unit/test_lint.py runs the same ansible-lint
+# from the same venv (and yamllint strict) inside `unit`. --output-sync=line
+# keeps the output live; each scenario's whole log is also in
+# .cache/artifacts/<scenario>/.
 test: host venv venv-newest images
 	$(MAKE) -j2 --output-sync=line lane-a lane-b
 
 lane-a:
-	$(MAKE) unit
 	STREAMLIT_OPS_SCENARIOS=ha $(MAKE) molecule
-	$(MAKE) unit-newest bench-smoke
 
 lane-b:
+	$(MAKE) unit
 	$(MAKE) packaging
 	STREAMLIT_OPS_SCENARIOS="default dropin standalone" $(MAKE) molecule
+	$(MAKE) unit-newest
 	$(MAKE) molecule-newest
+	$(MAKE) bench-smoke
