@@ -25,6 +25,8 @@ description:
     it, and a symptom that another check explains is left to that check (for example the page's 404 when
     C(health) finds that the proxy strips the path prefix).
   - Fails when any check that ran failed; RV(checks) and RV(table) are returned either way.
+  - Without O(validate_certs) a self-signed certificate is still reported as such (RV(tls)); the smoke check uses
+    O(allow_self_signed) for a master's self-signed certificate.
   - The post-deploy smoke check of the nginx_proxy role runs this module on the master.
   - Reads only; it changes nothing. Uploads go to the app's own upload endpoint and are dropped with the session.
 version_added: "1.1.0"
@@ -57,19 +59,6 @@ options:
       - V(guarded) accepts V(same-origin) and V(allow-list).
     type: str
     choices: [any, same-origin, allow-list, guarded]
-  validate_certs:
-    description: Verify the server's TLS certificate and name. Without it a self-signed certificate is still reported as such.
-    type: bool
-    default: true
-  ca_path:
-    description: A PEM file of certificate authorities to trust instead of the system's.
-    type: path
-  allow_self_signed:
-    description:
-      - With O(validate_certs), accept a self-signed certificate and only that, pinned, so that its name and dates
-        are still checked. The smoke check uses it for a master's self-signed certificate.
-    type: bool
-    default: false
   upload_mb:
     description: The size of the C(upload) check's file in MB (MiB); 16 KB when omitted.
     type: float
@@ -91,6 +80,7 @@ options:
     default: 10
 extends_documentation_fragment:
   - streamlit_ops.deploy.read_only
+  - streamlit_ops.deploy.tls_client
 """
 
 EXAMPLES = r"""

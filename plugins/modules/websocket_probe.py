@@ -38,28 +38,13 @@ options:
     type: list
     elements: int
     default: [101]
-  validate_certs:
-    description: Verify the server's TLS certificate and name.
-    type: bool
-    default: true
-  ca_path:
-    description: A PEM file of certificate authorities to trust instead of the system's.
-    type: path
-  allow_self_signed:
-    description:
-      - Accept a self-signed server certificate, and only that, as the one exception to O(validate_certs).
-      - When verification fails only because the server's certificate is self-signed (it is its own issuer), the
-        handshake is repeated trusting exactly that certificate, so its name and validity dates are still checked.
-        RV(self_signed) then says so. A certificate from an unknown CA, a wrong name or an expired certificate still
-        fails.
-    type: bool
-    default: false
   timeout:
     description: Seconds allowed for the connection and for the answer.
     type: int
     default: 10
 extends_documentation_fragment:
   - streamlit_ops.deploy.read_only
+  - streamlit_ops.deploy.tls_client
 """
 
 EXAMPLES = r"""

@@ -144,6 +144,9 @@ def test_table_lines_up_the_columns():
 # -- the module's options ------------------------------------------------------------
 def test_documentation_matches_the_argument_spec():
     documented = yaml.safe_load(module.DOCUMENTATION)["options"]
+    # The TLS options come from the doc fragment both probing modules share.
+    from ansible_collections.streamlit_ops.deploy.plugins.doc_fragments.tls_client import ModuleDocFragment
+    documented.update(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"])
     assert set(documented) == set(module.ARGUMENT_SPEC)
     for name, spec in module.ARGUMENT_SPEC.items():
         assert documented[name]["type"] == spec["type"], name

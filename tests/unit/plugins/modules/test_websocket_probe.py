@@ -172,6 +172,9 @@ def test_documentation_matches_the_argument_spec():
     from ansible_collections.streamlit_ops.deploy.plugins.modules import websocket_probe
 
     documented = yaml.safe_load(websocket_probe.DOCUMENTATION)["options"]
+    # The TLS options come from the doc fragment both probing modules share.
+    from ansible_collections.streamlit_ops.deploy.plugins.doc_fragments.tls_client import ModuleDocFragment
+    documented.update(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"])
     assert set(documented) == set(websocket_probe.ARGUMENT_SPEC)
     for name, spec in websocket_probe.ARGUMENT_SPEC.items():
         assert documented[name]["type"] == spec["type"], name
