@@ -625,8 +625,6 @@ class Session:
                 return ""
             except Closed as exc:
                 return f"closed after {time.monotonic() - started:.0f} s idle ({exc})"
-            except ValueError:
-                continue
         return ""
 
     def upload(self, size: int) -> Response:
