@@ -32,10 +32,13 @@ from ansible_collections.streamlit_ops.deploy.plugins.module_utils.streamlit_wir
     handshake,
 )
 
-CHECKS = ("page", "health", "websocket", "origin", "upload", "sticky", "compression", "scheme", "idle",
+CHECKS = ("access", "page", "health", "websocket", "origin", "upload", "sticky", "compression", "scheme", "idle",
           "intermediaries")
-# idle is opt-in: it waits idle_s seconds.
-DEFAULT_CHECKS = tuple(name for name in CHECKS if name != "idle")
+# Opt-in: idle waits idle_s seconds; access expects the app to refuse anyone without credentials.
+OPT_IN = ("idle", "access")
+DEFAULT_CHECKS = tuple(name for name in CHECKS if name not in OPT_IN)
+# The checks that need Streamlit's page and session; access needs neither.
+FEEDERS = ("page", "health", "websocket")
 ORIGIN_EXPECTATIONS = ("any", "same-origin", "allow-list", "guarded")
 FOREIGN_ORIGIN = "https://doctor-foreign-origin.invalid"
 SMALL_UPLOAD = 16 * 1024
@@ -159,6 +162,45 @@ def upload_cause(status: int, body: str, headers: dict, size_mb: float) -> tuple
         return "upload_reset", ("the connection was reset during the upload: a proxy or load balancer body limit "
                                 "or timeout (Nginx client_max_body_size, client_body_timeout)")
     return status_cause(status)
+
+
+def access_answer(status: int, location: str, app_url: str, from_app: bool = False) -> str:
+    """What an answer to a client without credentials means: refused (401, 403, or a redirect that leaves the
+    app, as to a sign-in page), served, or an error (5xx, nothing). An answer Streamlit wrote itself (from_app:
+    its 403 to an upload without a session) means the request got past every access rule."""
+    if from_app and status not in (0, 502, 503, 504):
+        return "served"
+    if status in (401, 403):
+        return "refused"
+    if status in REDIRECTS:
+        target = urljoin(app_url, location or "")
+        return "served" if target.startswith(app_url) else "refused"
+    if 200 <= status < 300 or status == 101:
+        return "served"
+    return "error"
+
+
+def access_cause(answers: dict) -> tuple:
+    """(cause, fix) of the access check from {what: (status, kind)}; None when every part is refused alike."""
+    served = [what for what, (dummy, kind) in answers.items() if kind == "served"]
+    errors = [what for what, (dummy, kind) in answers.items() if kind == "error"]
+    if served and served[:2] == list(answers)[:2]:
+        return "open", ("the app answers anyone without credentials: protect its location at the proxy "
+                        "(streamlit_ops: the app's auth or allow)")
+    if served:
+        return "partly_open", (f"{' and '.join(served)} answer without credentials while the rest is refused: put the "
+                               "access rule on the app's whole location (the page, <path>_stcore/stream and uploads), "
+                               "not on the page alone")
+    if errors:
+        statuses = {answers[what][0] for what in errors}
+        if statuses & {500, 502, 503, 504}:
+            return "auth_endpoint", ("the proxy failed while checking access: with forward auth (auth_request) its "
+                                     "endpoint is down or unreachable from the proxy: check the auth url and that the "
+                                     "endpoint runs; read the proxy's error log")
+        return "unexpected", "look at what answers these paths: " + ", ".join(f"{w} {answers[w][0]}" for w in errors)
+    if len({status for status, dummy in answers.values()}) > 1:
+        return "uneven", "the page, the WebSocket and uploads should be refused alike: put one access rule on the whole location"
+    return None
 
 
 def origin_policy(foreign_status: int, flipped_status: int | None) -> str:
@@ -369,14 +411,14 @@ class Doctor:
         except WireError as exc:
             return self._stop("unreachable", str(exc), "check the URL, DNS, the port and firewalls")
         self.tls = tls
-        steps = (("page", self.check_page), ("health", self.check_health), ("websocket", self.check_websocket),
+        steps = (("access", self.check_access), ("page", self.check_page), ("health", self.check_health), ("websocket", self.check_websocket),
                  ("origin", self.check_origin), ("upload", self.check_upload), ("sticky", self.check_sticky),
                  ("compression", self.check_compression), ("scheme", self.check_scheme), ("idle", self.check_idle))
         try:
             for name, step in steps:
                 # health and websocket also feed later checks, so they run
                 # when those are wanted.
-                if self.wanted(name) or name in ("page", "health", "websocket"):
+                if self.wanted(name) or (name in FEEDERS and any(c not in ("access", "intermediaries") for c in self.checks)):
                     try:
                         self.results[name] = step()
                     except WireError as exc:
@@ -442,6 +484,30 @@ class Doctor:
                 self.results[name] = skipped(f"{entry['evidence']}: the same cause as {first[cause]}")
             else:
                 first[cause] = name
+
+    # access
+    def check_access(self) -> dict:
+        """The page, the WebSocket upgrade and an upload, each from a client without the doctor's headers
+        and cookies: an app behind access control refuses all three alike."""
+        anonymous = Browser(self.target)
+        self.browsers.append(anonymous)
+        page = anonymous.get(self.app_url)
+        shake = handshake(self.target, self.path + "_stcore/stream", self.origin, "", ("streamlit",))
+        upload = anonymous.upload(self.app_url, "doctor", SMALL_UPLOAD, self.origin)
+        answers = {}
+        upload_from_app = upload.status != 0 and not _from_proxy(upload.text, upload.headers) and upload.status not in (401, 407)
+        for what, status, location, from_app in (("the page", page.status, page.location, False),
+                                                 ("_stcore/stream", shake.status, shake.headers.get("location", ""), False),
+                                                 ("uploads", upload.status, upload.location, upload_from_app)):
+            answers[what] = (status, access_answer(status, location, self.app_url, from_app))
+        shown = ", ".join(f"{what} {status}" for what, (status, dummy) in answers.items())
+        where = urljoin(self.app_url, page.location) if page.status in REDIRECTS else ""
+        verdict = access_cause(answers)
+        if verdict is None:
+            return passed(f"without credentials: {shown}" + (f" (to {where})" if where else ""),
+                          answers={what: status for what, (status, dummy) in answers.items()})
+        cause, fix = verdict
+        return result("fail", f"without credentials: {shown}", fix, cause)
 
     # page
     def check_page(self) -> dict:

@@ -11,7 +11,9 @@ short_description: Diagnose a Streamlit app behind proxies and name the setting 
 description:
   - Probes the app at O(url) from the host it runs on, as a browser would, and reports for each check C(pass),
     C(fail) or C(skip), with its evidence and, for a failure, the one fix, named as the setting to change.
-  - "The checks, by their stable names: C(page) (the URL answers 200 with Streamlit's page and the path without
+  - "The checks, by their stable names: C(access) (opt-in, for an app behind access control: without the
+    O(headers) and without cookies, the page, the upgrade of C(<path>_stcore/stream) and an upload are all
+    refused alike, with 401, 403 or a redirect away from the app such as a sign-in page); C(page) (the URL answers 200 with Streamlit's page and the path without
     its trailing slash redirects to it); C(health) (C(<path>_stcore/health) answers C(ok); a prefix the proxy strips
     or a wrong C(server.baseUrlPath) shows here); C(websocket) (the upgrade of C(<path>_stcore/stream) with the
     page's own Origin answers 101 with a valid C(Sec-WebSocket-Accept), and a rerun gets the script's messages);
@@ -37,10 +39,10 @@ options:
     type: str
     required: true
   checks:
-    description: The checks to run, by name; every check except C(idle) by default.
+    description: The checks to run, by name; every check except C(idle) and C(access) by default.
     type: list
     elements: str
-    choices: [page, health, websocket, origin, upload, sticky, compression, scheme, idle, intermediaries]
+    choices: [access, page, health, websocket, origin, upload, sticky, compression, scheme, idle, intermediaries]
   idle:
     description: Also run the opt-in C(idle) check, as if O(checks) named it.
     type: bool

@@ -205,3 +205,45 @@ def test_a_self_signed_certificate_is_reported(make_self_signed):
         assert "doctor_ca_path" in results["page"]["fix"] and "doctor_validate_certs" in results["page"]["fix"]
     finally:
         server.close()
+
+
+# -- access (an app behind auth or allow) -------------------------------------------
+APP = "https://apps.example.com/finance/"
+
+
+@pytest.mark.parametrize("status, location, from_app, kind", [
+    (401, "", False, "refused"),
+    (403, "", False, "refused"),
+    (302, "https://auth.example.com/oauth2/start?rd=https://apps.example.com/finance/", False, "refused"),
+    # A redirect within the app (the no-slash redirect, Streamlit's own) lets the client in.
+    (301, "/finance/page", False, "served"),
+    (200, "", False, "served"),
+    (101, "", False, "served"),
+    # Streamlit's own 403 to an upload without a session: the request got past every rule.
+    (403, "", True, "served"),
+    (500, "", False, "error"),
+    (0, "", False, "error"),
+])
+def test_access_answers(status, location, from_app, kind):
+    assert doctor.access_answer(status, location, APP, from_app) == kind
+
+
+@pytest.mark.parametrize("answers, cause, words", [
+    ({"the page": (401, "refused"), "_stcore/stream": (401, "refused"), "uploads": (401, "refused")}, None, []),
+    ({"the page": (302, "refused"), "_stcore/stream": (302, "refused"), "uploads": (302, "refused")}, None, []),
+    ({"the page": (200, "served"), "_stcore/stream": (101, "served"), "uploads": (403, "served")}, "open", ["auth or allow"]),
+    # The peers' mistake: basic auth on the page only.
+    ({"the page": (401, "refused"), "_stcore/stream": (101, "served"), "uploads": (403, "served")}, "partly_open",
+     ["_stcore/stream and uploads", "whole location"]),
+    ({"the page": (500, "error"), "_stcore/stream": (500, "error"), "uploads": (500, "error")}, "auth_endpoint", ["auth url"]),
+    ({"the page": (401, "refused"), "_stcore/stream": (403, "refused"), "uploads": (401, "refused")}, "uneven", ["alike"]),
+])
+def test_access_causes(answers, cause, words):
+    verdict = doctor.access_cause(answers)
+    assert (verdict[0] if verdict else None) == cause
+    for word in words:
+        assert word in verdict[1]
+
+
+def test_access_is_opt_in():
+    assert "access" in doctor.CHECKS and "access" not in doctor.DEFAULT_CHECKS
