@@ -2,9 +2,12 @@
 
 Static text plus widgets that need the WebSocket (a slider), an upload (sticky
 routing, size limits), a second page (multipage under a sub-path), and what the
-app sees of its client (FORWARDED_ALLOW_IPS: the real address and scheme).
+app sees of its client (FORWARDED_ALLOW_IPS: the real address and scheme) and
+who the user is (st.user: a proxy's identity headers, or st.login when the
+app's secrets.toml has an [auth] table).
 """
 
+import json
 import os
 
 import streamlit as st
@@ -37,3 +40,11 @@ if upload is not None:
 
 st.text(f"Client address: {st.context.ip_address}")
 st.text(f"Client scheme: {connection_scheme()}")
+
+st.text(f"User: {json.dumps(st.user.to_dict(), sort_keys=True, default=str)}")
+if st.secrets.load_if_toml_exists() and "auth" in st.secrets:
+    if st.user.is_logged_in:
+        st.text(f"Logged in as {st.user.get('email') or st.user.get('sub')}")
+        st.button("Log out", on_click=st.logout)
+    else:
+        st.button("Log in", on_click=st.login)
