@@ -7,8 +7,9 @@ import tomllib
 import pytest
 import yaml
 
-from ansible_collections.streamlit_ops.deploy.plugins.filter.streamlit_app import streamlit_app_secrets_toml
+from ansible_collections.streamlit_ops.deploy.plugins.filter.streamlit_app import streamlit_app_env, streamlit_app_secrets_toml
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import streamlit_secrets
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.streamlit_env import SECRETS_PATH
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 COOKIE = "c00kie-secret-0123456789abcdef"
@@ -97,3 +98,11 @@ def test_the_task_that_writes_secrets_hides_them():
     # The loops whose output is shown never carry login.
     role_vars = yaml.safe_load((ROOT / "roles/streamlit_app/vars/main.yml").read_text())
     assert "'login'" in role_vars["__streamlit_app_shown"]
+
+
+def test_an_app_with_login_alone_reads_the_mounted_secrets():
+    env = streamlit_app_env(container())
+    assert env["STREAMLIT_SECRETS_FILES"] == SECRETS_PATH
+    assert env["STREAMLIT_SERVER_COOKIE_SECRET"] == COOKIE
+    # Control: no login, no secrets_file, no secrets.toml.
+    assert "STREAMLIT_SECRETS_FILES" not in streamlit_app_env(container(login=None))
