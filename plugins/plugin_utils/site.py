@@ -57,8 +57,6 @@ CONTAINER_FIELDS = (
     "cpus", "registry", "volumes", "user", "max_upload_mb", "ping_interval", "log_max_size", "log_max_files", "pull",
     "read_only", "no_new_privileges", "cap_drop_all", "pids_limit", "privileged_mounts", "login",
 )
-# App fields only the proxy takes (auth and allow guard the location; the container never sees them).
-PROXY_FIELDS = ("auth", "allow")
 # What forward auth passes to the app when identity_headers is not given: oauth2-proxy's headers.
 DEFAULT_IDENTITY_HEADERS = {"X-Auth-Request-User": "user", "X-Auth-Request-Email": "email", "X-Auth-Request-Groups": "groups"}
 DEFAULT_REALM = "Restricted"
@@ -158,6 +156,28 @@ def proxy_auth(auth):
     return auth
 
 
+def _usable_identity_headers(headers: dict) -> dict:
+    """The identity headers Streamlit can start with: string keys, one header per key (errors names the rest)."""
+    usable: dict = {}
+    for header, key in headers.items():
+        if isinstance(key, str) and key.strip() and key not in usable.values():
+            usable[str(header)] = key
+    return usable
+
+
+def _identity_header_problems(headers: dict) -> list[str]:
+    problems, seen = [], {}
+    for header, key in headers.items():
+        if not isinstance(key, str) or not key.strip():
+            problems.append(f"{header}: {key!r} is not an st.user key; map the header to a name, e.g. 'user' or 'email'.")
+        elif key in seen:
+            problems.append(f"maps both {seen[key]} and {header} to the st.user key {key!r}, which Streamlit refuses at start; "
+                            "give each header its own key.")
+        else:
+            seen[key] = header
+    return problems
+
+
 def _header_clashes(own: dict, auth: dict) -> list[tuple[str, str, str]]:
     """(user's header, auth's header, st.user key) where the two map different headers to one key."""
     keys = {key: header for header, key in auth.items()}
@@ -175,9 +195,10 @@ def merged_options(options, auth) -> dict | None:
         return options
     options = dict(options or {})
     own = child_rules.trusted_user_headers(options.get(child_rules.TRUSTED_USER_HEADERS)) or {}
-    clashing = {header for header, _, _ in _header_clashes(own, auth["identity_headers"])}
+    wanted = _usable_identity_headers(auth["identity_headers"])
+    clashing = {header for header, _, _ in _header_clashes(own, wanted)}
     merged = {header: key for header, key in own.items() if header not in clashing}
-    merged.update(auth["identity_headers"])
+    merged.update(wanted)
     if merged or child_rules.TRUSTED_USER_HEADERS in options:
         options[child_rules.TRUSTED_USER_HEADERS] = json.dumps(merged)
     return options
@@ -311,8 +332,9 @@ def _edge_problems(app: dict, origins: list[str]) -> list[tuple[str, str]]:
                                               or child_rules.trusted_user_headers_problem(value))
         if problem:
             problems.append(("options", problem + "."))
+        problems += [("auth.identity_headers", p) for p in _identity_header_problems(auth["identity_headers"])]
         own = child_rules.trusted_user_headers(value) or {}
-        for header, auth_header, key in _header_clashes(own, auth["identity_headers"]):
+        for header, auth_header, key in _header_clashes(own, _usable_identity_headers(auth["identity_headers"])):
             problems.append(("auth.identity_headers",
                              f"maps {auth_header} to the st.user key {key!r}, which options['{child_rules.TRUSTED_USER_HEADERS}'] maps "
                              f"{header} to as well, and Streamlit refuses two headers for one key; remove {header} from the option, "

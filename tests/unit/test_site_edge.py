@@ -241,3 +241,18 @@ def test_the_roles_messages_hold_no_secret():
     problems = role(login=dict(ROLE_LOGIN, client_id="", client_secret=SECRET, provider="a_b", redirect_uri="x"), cookie_secret=None)
     problems += streamlit_app_errors([{"name": "a", "path": "/a/", "image": "a:1", "port": 1, "login": SECRET}], "10.0.0.11")
     assert len(problems) == 5 and not [p for p in problems if SECRET in p], problems
+
+
+@pytest.mark.parametrize(("headers", "message", "mapping"), [
+    ({"X-User": 1}, "streamlit_ops_apps[0].auth.identity_headers: X-User: 1 is not an st.user key; map the header to a name, e.g. 'user' or 'email'.",
+     None),
+    ({"X-User": "user", "X-Name": "user"},
+     "streamlit_ops_apps[0].auth.identity_headers: maps both X-User and X-Name to the st.user key 'user', which Streamlit refuses at start; "
+     "give each header its own key.", {"X-User": "user"}),
+])
+def test_identity_headers_are_st_user_keys(headers, message, mapping):
+    app = good(auth=dict(FORWARD, identity_headers=headers))
+    assert errors(app) == [message]
+    # The container still gets a mapping Streamlit starts with (none at all when no header is usable).
+    options = containers(plan(app))[0].get("options") or {}
+    assert (json.loads(options["server.trustedUserHeaders"]) if mapping else options.get("server.trustedUserHeaders")) == mapping
