@@ -196,7 +196,7 @@ def merged_options(options, auth) -> dict | None:
     options = dict(options or {})
     own = child_rules.trusted_user_headers(options.get(child_rules.TRUSTED_USER_HEADERS)) or {}
     wanted = _usable_identity_headers(auth["identity_headers"])
-    clashing = {header for header, _, _ in _header_clashes(own, wanted)}
+    clashing = {clash[0] for clash in _header_clashes(own, wanted)}
     merged = {header: key for header, key in own.items() if header not in clashing}
     merged.update(wanted)
     if merged or child_rules.TRUSTED_USER_HEADERS in options:
