@@ -1,11 +1,12 @@
 # Copyright: streamlit_ops maintainers
 # Apache License 2.0 (see LICENSE)
-"""The streamlit_app role's filters; the rules live in plugin_utils/streamlit_app_rules.py
-and the container environment in plugin_utils/streamlit_env.py."""
+"""The streamlit_app role's filters; the rules live in plugin_utils/streamlit_app_rules.py,
+the container environment in plugin_utils/streamlit_env.py and its secrets.toml in
+plugin_utils/streamlit_secrets.py."""
 
 from __future__ import annotations
 
-from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import specs, streamlit_env
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import specs, streamlit_env, streamlit_secrets
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import streamlit_app_rules as rules
 
 VAR = "streamlit_app_containers"
@@ -48,6 +49,11 @@ def streamlit_app_env(container, forwarded_allow_ips=()):
     return streamlit_env.container_env(specs.normalize(_item_options(), dict(container)), list(forwarded_allow_ips or []))
 
 
+def streamlit_app_secrets_toml(container, secrets_text=""):
+    item = specs.normalize(_item_options(), dict(container))
+    return streamlit_secrets.secrets_toml(str(secrets_text or ""), item.get("login"), item.get("cookie_secret"))
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -55,5 +61,6 @@ class FilterModule:
             "streamlit_app_env": streamlit_app_env,
             "streamlit_app_errors": streamlit_app_errors,
             "streamlit_app_firewall_sources": streamlit_app_firewall_sources,
+            "streamlit_app_secrets_toml": streamlit_app_secrets_toml,
             "streamlit_app_settled_images": streamlit_app_settled_images,
         }

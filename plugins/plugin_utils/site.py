@@ -45,6 +45,9 @@ CALLED = {
     "streamlit_rolling_batch": "streamlit_ops_rolling_batch",
     "streamlit_drain_timeout": "streamlit_ops_drain_timeout",
     "streamlit_child_firewall": "streamlit_app_firewall",
+    # ... and so did the issue about the edge (access, identity, a load balancer in front).
+    "streamlit_trusted_proxies": "nginx_proxy_trusted_proxies",
+    "streamlit_edge_idle_timeout": "nginx_proxy_edge_idle_timeout",
 }
 # App fields that name a file on the controller.
 CONTROLLER_PATHS = ("image_archive", "secrets_file")
@@ -52,8 +55,11 @@ CONTROLLER_PATHS = ("image_archive", "secrets_file")
 CONTAINER_FIELDS = (
     "name", "image", "image_archive", "port", "env", "command", "options", "secrets_file", "cookie_secret", "memory",
     "cpus", "registry", "volumes", "user", "max_upload_mb", "ping_interval", "log_max_size", "log_max_files", "pull",
-    "read_only", "no_new_privileges", "cap_drop_all", "pids_limit", "privileged_mounts",
+    "read_only", "no_new_privileges", "cap_drop_all", "pids_limit", "privileged_mounts", "login",
 )
+# What forward auth passes to the app when identity_headers is not given: oauth2-proxy's headers.
+DEFAULT_IDENTITY_HEADERS = {"X-Auth-Request-User": "user", "X-Auth-Request-Email": "email", "X-Auth-Request-Groups": "groups"}
+DEFAULT_REALM = "Restricted"
 # Stands in for a cookie secret not generated yet when only the rules run.
 PLACEHOLDER_SECRET = "x" * 32
 
@@ -134,13 +140,81 @@ def kept_secrets(text: str) -> dict:
 def identity_headers(options) -> list[str]:
     """The request headers an app's server.trustedUserHeaders names (header -> st.user key; a dict, or JSON
     text as Streamlit also takes it): the proxy clears them, so only a proxy in front of it can set them."""
-    value = (options or {}).get("server.trustedUserHeaders") if isinstance(options, dict) else None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return []
-    return [str(name) for name in value] if isinstance(value, dict) else []
+    value = (options or {}).get(child_rules.TRUSTED_USER_HEADERS) if isinstance(options, dict) else None
+    return [str(name) for name in child_rules.trusted_user_headers(value) or {}]
+
+
+def proxy_auth(auth):
+    """The app's auth as the proxy takes it: a basic realm and forward's identity headers defaulted."""
+    if not auth:
+        return None
+    auth = dict(auth)
+    if auth["type"] == "basic":
+        auth.setdefault("realm", DEFAULT_REALM)
+    else:
+        auth.setdefault("identity_headers", dict(DEFAULT_IDENTITY_HEADERS))
+    return auth
+
+
+def _usable_identity_headers(headers: dict) -> dict:
+    """The identity headers Streamlit can start with: string keys, one header per key (errors names the rest)."""
+    usable: dict = {}
+    for header, key in headers.items():
+        if isinstance(key, str) and key.strip() and key not in usable.values():
+            usable[str(header)] = key
+    return usable
+
+
+def _identity_header_problems(headers: dict) -> list[str]:
+    problems, seen = [], {}
+    for header, key in headers.items():
+        if not isinstance(key, str) or not key.strip():
+            problems.append(f"{header}: {key!r} is not an st.user key; map the header to a name, e.g. 'user' or 'email'.")
+        elif key in seen:
+            problems.append(f"maps both {seen[key]} and {header} to the st.user key {key!r}, which Streamlit refuses at start; "
+                            "give each header its own key.")
+        else:
+            seen[key] = header
+    return problems
+
+
+def _header_clashes(own: dict, auth: dict) -> list[tuple[str, str, str]]:
+    """(user's header, auth's header, st.user key) where the two map different headers to one key."""
+    keys = {key: header for header, key in auth.items()}
+    return [(header, keys[key], key) for header, key in own.items() if key in keys and keys[key] != header]
+
+
+def merged_options(options, auth) -> dict | None:
+    """The app's options with forward auth's identity headers merged into server.trustedUserHeaders.
+
+    The user's own mapping stays, the auth's wins on the same header and on the
+    same st.user key (Streamlit refuses two headers for one key; errors says so).
+    Written as JSON text, the only form Streamlit reads from its variable.
+    """
+    if not auth or auth["type"] != "forward":
+        return options
+    options = dict(options or {})
+    own = child_rules.trusted_user_headers(options.get(child_rules.TRUSTED_USER_HEADERS)) or {}
+    wanted = _usable_identity_headers(auth["identity_headers"])
+    clashing = {clash[0] for clash in _header_clashes(own, wanted)}
+    merged = {header: key for header, key in own.items() if header not in clashing}
+    merged.update(wanted)
+    if merged or child_rules.TRUSTED_USER_HEADERS in options:
+        options[child_rules.TRUSTED_USER_HEADERS] = json.dumps(merged)
+    return options
+
+
+def redirect_uri(origins: list[str], path: str) -> str | None:
+    """Where the identity provider sends the browser back: Streamlit's oauth2callback under the app's path."""
+    return f"{origins[0]}{path}oauth2callback" if origins else None
+
+
+def container_login(login, origins: list[str], path: str):
+    """The app's login for its container, with redirect_uri derived from the first public origin."""
+    if not login:
+        return None
+    derived = redirect_uri(origins, path)
+    return dict(login, redirect_uri=derived) if derived else dict(login)
 
 
 def redirect_url(public_url, nginx: dict):
@@ -175,6 +249,11 @@ def plan(given: dict, children: list[str], hosts: dict, masters_ipv4: list[str],
         strict = policy == "strict"
         item = {key: app[key] for key in CONTAINER_FIELDS if app.get(key) is not None}
         item["path"] = app_rules.app_path(app)
+        auth = proxy_auth(app.get("auth"))
+        if auth and auth["type"] == "forward":
+            item["options"] = merged_options(app.get("options"), auth)
+        if app.get("login"):
+            item["login"] = container_login(app["login"], origins, item["path"])
         if strict:
             item["origins"] = origins
         if "cookie_secret" not in item:
@@ -194,8 +273,13 @@ def plan(given: dict, children: list[str], hosts: dict, masters_ipv4: list[str],
             # same-origin allows the public origins besides each request's Host (an outer proxy may rewrite Host).
             "origins": [] if policy == "open" else origins,
             "origin_policy": policy,
-            "clear_headers": identity_headers(app.get("options")),
+            "clear_headers": identity_headers(item.get("options")),
         })
+        # Omitted when not set: the proxy's own default is no auth and everyone allowed.
+        if auth:
+            result["proxy_apps"][-1]["auth"] = auth
+        if app.get("allow") is not None:
+            result["proxy_apps"][-1]["allow"] = list(app["allow"])
     result["proxy_redirect_url"] = redirect_url(site.get("streamlit_ops_public_url"), nginx)
     result["cookie_secrets_changed"] = result["cookie_secrets"] != kept
     for host in children:
@@ -230,6 +314,44 @@ def _app_problems(label: str, app: dict) -> list[tuple[str, str]]:
     if limit >= child_rules.MIN_MEMORY and app["max_upload_mb"] * 1024**2 >= limit:
         problems.append(("max_upload_mb", f"{app['max_upload_mb']} MB is not below memory {app['memory']!r}, and Streamlit holds an upload "
                                           "in memory, so one such upload would get the container killed; lower max_upload_mb or raise memory."))
+    return problems
+
+
+def _edge_problems(app: dict, origins: list[str]) -> list[tuple[str, str]]:
+    """(field, message) for auth and login as they meet the app's options and the public URL.
+
+    The proxy's side of auth and allow (hashes, URLs, networks) is
+    nginx_proxy_rules', which errors runs on the plan's proxy_apps.
+    """
+    problems = []
+    auth = proxy_auth(app.get("auth"))
+    if auth and auth["type"] == "forward":
+        # The merge rewrites the option, so the container's own rule would no longer see the user's value.
+        value = (app.get("options") or {}).get(child_rules.TRUSTED_USER_HEADERS)
+        problem = None if value is None else (child_rules.option_problem(child_rules.TRUSTED_USER_HEADERS, value)
+                                              or child_rules.trusted_user_headers_problem(value))
+        if problem:
+            problems.append(("options", problem + "."))
+        problems += [("auth.identity_headers", p) for p in _identity_header_problems(auth["identity_headers"])]
+        own = child_rules.trusted_user_headers(value) or {}
+        for header, auth_header, key in _header_clashes(own, _usable_identity_headers(auth["identity_headers"])):
+            problems.append(("auth.identity_headers",
+                             f"maps {auth_header} to the st.user key {key!r}, which options['{child_rules.TRUSTED_USER_HEADERS}'] maps "
+                             f"{header} to as well, and Streamlit refuses two headers for one key; remove {header} from the option, "
+                             f"or map {auth_header} to another key."))
+    login = app.get("login")
+    if login:
+        path = app_rules.app_path(app)
+        derived = redirect_uri(origins, path)
+        if derived is None:
+            problems.append(("login", "st.login needs the public URL for its redirect_uri, and none can be derived; set "
+                                      "streamlit_ops_public_url, e.g. 'https://apps.example.com', or nginx_proxy_server_name to "
+                                      "the name users browse to (not '_', a wildcard or a regex)."))
+        elif login.get("redirect_uri") is not None and login["redirect_uri"] != derived:
+            problems.append(("login.redirect_uri",
+                             f"{login['redirect_uri']!r} is not {derived!r}, the public URL + path + 'oauth2callback' where "
+                             "Streamlit answers the identity provider behind this proxy; remove redirect_uri to have it derived, "
+                             "or set streamlit_ops_public_url to the URL users browse to (register the same URL at the provider)."))
     return problems
 
 
@@ -287,7 +409,7 @@ def errors(given: dict, children: list[str] | None = None, hosts: dict | None = 
         problem = _hosts_problem(app, children)
         if problem:
             problems.append(f"{APPS}[{i}].hosts: {problem}")
-        for field, problem in _app_problems(labels[i], app):
+        for field, problem in _app_problems(labels[i], app) + _edge_problems(app, origins):
             problems.append(f"{labels[i]}.{field}: {problem}")
             if field in CONTROLLER_PATHS:
                 own.add(f"{labels[i]}.{field}:")

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import json
 import os
 import re
+from urllib.parse import urlsplit
 
-from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import app_rules
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import app_rules, streamlit_secrets
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.docker_archive import ArchiveError, archive_image_id
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.streamlit_env import (
     MANAGED_OPTIONS,
@@ -60,6 +62,97 @@ def option_problem(name, value) -> str | None:
     if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
         return f"{name} takes a number, got {value!r}"
     return None
+
+
+TRUSTED_USER_HEADERS = "server.trustedUserHeaders"
+
+
+def trusted_user_headers(value) -> dict | None:
+    """server.trustedUserHeaders as a dict (header -> st.user key), from a dict or its JSON text; None when neither."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+def trusted_user_headers_problem(value) -> str | None:
+    """Why Streamlit cannot start with this server.trustedUserHeaders (it checks at start, not here)."""
+    mapping = trusted_user_headers(value)
+    if mapping is None or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+        return (f"{TRUSTED_USER_HEADERS} takes the JSON text of a dict of header -> st.user key, "
+                "e.g. '{\"X-Forwarded-User\": \"user\"}'")
+    seen: dict = {}
+    for header, key in mapping.items():
+        if key in seen:
+            return (f"{TRUSTED_USER_HEADERS} maps both {seen[key]} and {header} to the st.user key {key!r}, "
+                    "which Streamlit refuses at start; give each header its own key")
+        seen[key] = header
+    return None
+
+
+# Streamlit refuses '_' in a provider name; the name is also a TOML key and st.login's argument.
+PROVIDER_RE = re.compile(r"^[A-Za-z0-9-]+$")
+
+
+def http_url_problem(url) -> str | None:
+    parts = urlsplit(str(url).strip())
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or any(c.isspace() for c in str(url)):
+        return f"{url!r} is not an http(s) URL"
+    return None
+
+
+def _secrets_auth(path: str) -> bool:
+    """Whether a secrets file (already found to be TOML) defines auth at its top level."""
+    import tomllib
+
+    with open(path, "rb") as handle:
+        return "auth" in tomllib.load(handle)
+
+
+def login_problems(item: dict) -> list[tuple[str, str]]:
+    """(field, message) for an item's login; no message ever holds the client ID or secret."""
+    login = item.get("login")
+    if login is None:
+        return []
+    problems = []
+    for field in ("client_id", "client_secret"):
+        if not str(login.get(field) or "").strip():
+            problems.append((f"login.{field}", f"is empty; set the {field.replace('_', ' ')} your identity provider issued "
+                                               "(from a vaulted variable)."))
+    url = login.get("server_metadata_url")
+    if url is not None and http_url_problem(url):
+        problems.append(("login.server_metadata_url", f"{http_url_problem(url)}; write the provider's discovery document, "
+                                                      "e.g. 'https://idp.example.com/.well-known/openid-configuration'."))
+    provider = login.get("provider")
+    if provider is not None and not PROVIDER_RE.match(provider):
+        hint = re.sub(r"[^A-Za-z0-9-]+", "-", provider).strip("-") or "idp"
+        why = "holds '_', which Streamlit refuses in a provider name" if "_" in provider else "is not a name of letters, digits and '-'"
+        problems.append(("login.provider", f"{provider!r} {why}; write e.g. {hint!r} (and st.login({hint!r}) in the app), "
+                                           "or omit provider for st.login()."))
+    for key, value in (login.get("client_kwargs") or {}).items():
+        problem = streamlit_secrets.value_problem(value)
+        if problem:
+            problems.append(("login.client_kwargs", f"{key}: {problem}."))
+    redirect = login.get("redirect_uri")
+    path = app_rules.app_path(item)
+    if redirect is not None and (http_url_problem(redirect) or urlsplit(redirect.strip()).path != f"{path}oauth2callback"
+                                 or urlsplit(redirect.strip()).query):
+        problems.append(("login.redirect_uri", f"{redirect!r} is not <public origin>{path}oauth2callback, where Streamlit answers the "
+                                               f"provider's callback under this app's path; write e.g. 'https://apps.example.com{path}oauth2callback'."))
+    if not str(item.get("cookie_secret") or "").strip():
+        problems.append(("login", "needs cookie_secret, which signs the login cookie and becomes [auth].cookie_secret; set cookie_secret "
+                                  "on this item, the same on every replica of the app (e.g. 'openssl rand -hex 32', vaulted)."))
+    secrets_file = item.get("secrets_file")
+    if secrets_file is not None and os.path.isfile(secrets_file) and not app_rules.toml_problem(secrets_file) and _secrets_auth(secrets_file):
+        problems.append(("login", f"secrets_file {secrets_file!r} already has an [auth] table, and login writes [auth] itself; "
+                                  "move those settings into login and remove [auth] from the file, or remove login."))
+    return problems
 
 
 # Docker's own rule for a named volume.
@@ -173,6 +266,8 @@ def container_problems(item: dict) -> list[tuple[str, str]]:
         problem = option_problem(name, value)
         if problem is None and app_rules.control_problem(value):
             problem = f"{name}: {app_rules.control_problem(value)}"
+        if problem is None and name == TRUSTED_USER_HEADERS:
+            problem = trusted_user_headers_problem(value)
         if problem:
             problems.append(("options", problem + ("" if problem.endswith("?") else ".")))
     secrets_file = item.get("secrets_file")
@@ -182,6 +277,7 @@ def container_problems(item: dict) -> list[tuple[str, str]]:
         problems.append(("secrets_file", app_rules.toml_problem(secrets_file)))
     if item.get("cookie_secret") is not None and len(item["cookie_secret"].strip()) < 16:
         problems.append(("cookie_secret", "must be at least 16 characters; e.g. the output of 'openssl rand -hex 32', vaulted."))
+    problems += login_problems(item)
     problems += _limit_problems(item)
     url = (item.get("registry") or {}).get("url")
     if url is not None and (not url.strip() or any(c.isspace() for c in url)):

@@ -12,7 +12,7 @@ from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.streamlit_opt
 
 # Port Streamlit listens on inside the container; the published port is per app.
 CONTAINER_PORT = 8501
-# Where the container finds secrets_file: a directory mount, so a replaced file
+# Where the container finds secrets_file (and login's [auth]): a directory mount, so a replaced file
 # is seen through it (a single-file bind mount keeps the old inode).
 SECRETS_DIR = "/run/streamlit_ops"
 SECRETS_PATH = f"{SECRETS_DIR}/secrets.toml"
@@ -32,7 +32,7 @@ MANAGED_OPTIONS = {
     "browser.serverAddress": "origins (the first origin's host)",
     "browser.serverPort": "origins (the first origin's port)",
     "server.enableXsrfProtection": "nothing: XSRF protection stays on",
-    "secrets.files": "secrets_file",
+    "secrets.files": "secrets_file (and login)",
     "server.sslCertFile": "nothing: TLS ends on the proxy (nginx_proxy_tls_certificate)",
     "server.sslKeyFile": "nothing: TLS ends on the proxy (nginx_proxy_tls_certificate_key)",
     "browser.gatherUsageStats": "nothing: the collection turns usage statistics off",
@@ -97,7 +97,7 @@ def managed_env(app: dict, forwarded_allow_ips=()) -> dict[str, str]:
         env["STREAMLIT_SERVER_ENABLE_CORS"] = "false"
     if app.get("cookie_secret"):
         env["STREAMLIT_SERVER_COOKIE_SECRET"] = str(app["cookie_secret"])
-    if app.get("secrets_file"):
+    if app.get("secrets_file") or app.get("login"):
         env["STREAMLIT_SECRETS_FILES"] = SECRETS_PATH
     if forwarded_allow_ips:
         # Uvicorn trusts X-Forwarded-For/-Proto only from these; it does not resolve names.

@@ -38,10 +38,12 @@ def test_specs_match_defaults(role):
 SITE_APP = specs.playbook_options("site")["streamlit_ops_apps"]["options"]
 CONTAINER = specs.role_options("streamlit_app")["streamlit_app_containers"]["options"]
 PROXY_APP = specs.role_options("nginx_proxy")["nginx_proxy_apps"]["options"]
-# Fields the site computes for a role rather than passing them on.
-SITE_ONLY = {"hosts", "origin_policy", "sticky"}
-# path is optional for the user (default /NAME/) and always set by the site.
+# Fields the site computes for a role rather than passing them on, and those only the proxy takes.
+SITE_ONLY = {"hosts", "origin_policy", "sticky", "auth", "allow"}
+# path is optional for the user (default /NAME/) and always set by the site, and so is login's
+# redirect_uri (derived from the public URL, which the role does not know).
 REQUIRED_BY_ROLE = {"path"}
+REQUIRED_BY_ROLE_IN = {"login": {"redirect_uri"}}
 
 
 @pytest.mark.parametrize("field", sorted(set(SITE_APP) & set(CONTAINER)))
@@ -49,6 +51,8 @@ def test_an_app_field_means_the_same_to_the_site_and_streamlit_app(field):
     site, role = _meaning(SITE_APP[field]), _meaning(CONTAINER[field])
     if field in REQUIRED_BY_ROLE:
         site.pop("required", None), role.pop("required", None)
+    for sub in REQUIRED_BY_ROLE_IN.get(field, ()):
+        site["options"][sub].pop("required", None), role["options"][sub].pop("required", None)
     # The role fills an empty dict where the site passes nothing on.
     role.pop("default", None) if role.get("default") == {} else None
     assert site == role
