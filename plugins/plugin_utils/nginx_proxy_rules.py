@@ -137,7 +137,7 @@ def _variable(header: str) -> str:
     return header.lower().replace("-", "_")
 
 
-def _auth(app: dict, key: str) -> dict | None:
+def _auth(app: dict, key: int) -> dict | None:
     """What the templates need of an app's auth, without its password hashes:
     the resolved apps are loop items, and Ansible prints whole loop items with -v."""
     auth = app.get("auth")
@@ -152,9 +152,11 @@ def _auth(app: dict, key: str) -> dict | None:
         "location": AUTH_LOCATION + app["name"],
         # rd= the URL the browser asked for, as oauth2-proxy's start endpoint takes it.
         "signin": signin + ("&" if "?" in signin else "?") + "rd=",
+        # Numbered, not named for app and header: Nginx refuses variable names
+        # longer than its variables_hash_bucket_size (64 bytes with overhead).
         "headers": [
-            {"name": header, "upstream": f"$upstream_http_{_variable(header)}", "var": f"$streamlit_ops_deploy_auth_{key}_{_variable(header)}"}
-            for header in sorted(auth.get("identity_headers") or {}, key=str.lower)
+            {"name": header, "upstream": f"$upstream_http_{_variable(header)}", "var": f"$streamlit_ops_deploy_auth{key}_{j}"}
+            for j, header in enumerate(sorted(auth.get("identity_headers") or {}, key=str.lower))
         ],
     }
 
@@ -166,8 +168,8 @@ def resolved_apps(apps: list[dict]) -> list[dict]:
     clear once each whatever their case, less those forward auth sets itself
     (a second proxy_set_header for one header would send both)."""
     resolved = []
-    for app in apps:
-        auth = _auth(app, app["name"].replace("-", "_"))
+    for i, app in enumerate(apps):
+        auth = _auth(app, i)
         own = {h["name"].lower() for h in auth["headers"]} if auth and auth["type"] == "forward" else set()
         headers = {str(h).lower(): str(h) for h in reversed(app.get("clear_headers") or []) if str(h).lower() not in own}
         allow = app.get("allow")

@@ -163,9 +163,10 @@ def test_websocket_map_is_prefixed(rendered, shape):
     maps = _named(_parse(rendered / shape / CONF), "map")
     apps = _apps(shape)
     same = [app for app in apps if app["origin_policy"] == "same-origin"]
-    # One for the Connection header, two per app with strict origins; the
-    # same-origin guard's three shared maps, and one or two per such app.
-    assert len(maps) == (1 + 2 * len([app for app in apps if app["origin_policy"] == "strict"])
+    # One for the Connection header, one for the scheme passed on, two per app
+    # with strict origins; the same-origin guard's three shared maps, and one
+    # or two per such app.
+    assert len(maps) == (2 + 2 * len([app for app in apps if app["origin_policy"] == "strict"])
                          + (3 if same else 0) + sum(1 + bool(app["origins"]) for app in same))
     assert maps[0]["args"] == ["$http_upgrade", "$streamlit_ops_deploy_connection"]
     # "" and not "close" for plain requests, or no upstream connection could
@@ -260,18 +261,28 @@ def test_same_origin_guard_maps(rendered, shape):
 # --- snippet: the app locations ------------------------------------------------------------------
 
 
+def _app_locations(rendered: Path, shape: str) -> list[dict]:
+    """The app locations of the snippet, without forward auth's internal and sign-in locations."""
+    return [d for d in _parse(rendered / shape / SNIPPET) if len(d["args"]) == 1 and not d["args"][0].startswith("@")]
+
+
 @pytest.mark.parametrize("shape", GOOD)
 def test_only_locations_in_snippet_in_order(rendered, shape):
-    apps = _app_vars(shape)["nginx_proxy_apps"]
     parsed = _parse(rendered / shape / SNIPPET)
-    assert [d["directive"] for d in parsed] == ["location"] * len(apps)
-    assert [d["args"] for d in parsed] == [[app["path"]] for app in apps]
+    expected = []
+    for app in _apps(shape):
+        if (app["auth"] or {}).get("type") == "forward":
+            key = app["name"].replace("-", "_")
+            expected += [["=", f"/_streamlit_ops_auth/{app['name']}"], [f"@streamlit_ops_deploy_signin_{key}"]]
+        expected.append([app["path"]])
+    assert [d["directive"] for d in parsed] == ["location"] * len(expected)
+    assert [d["args"] for d in parsed] == expected
 
 
 @pytest.mark.parametrize("shape", GOOD)
 def test_location_proxies_websockets(rendered, shape):
     values = _app_vars(shape)
-    for app, location in zip(_apps(shape), _parse(rendered / shape / SNIPPET)):
+    for app, location in zip(_apps(shape), _app_locations(rendered, shape)):
         block = location["block"]
         timeout = _timeout(app)
         (target,) = _one(block, "proxy_pass")
@@ -286,9 +297,12 @@ def test_location_proxies_websockets(rendered, shape):
             "Host": ["$http_host"],
             "X-Real-IP": ["$remote_addr"],
             "X-Forwarded-For": ["$proxy_add_x_forwarded_for"],
-            "X-Forwarded-Proto": ["$scheme"],
-            # Identity headers: an empty value drops what the client sent.
+            # $scheme unless a trusted load balancer says otherwise (conf.d).
+            "X-Forwarded-Proto": ["$streamlit_ops_deploy_proto"],
+            # Identity headers: an empty value drops what the client sent...
             **{name: [""] for name in app["clear_headers"]},
+            # ...or forward auth's answer replaces it.
+            **{header["name"]: [header["var"]] for header in (app["auth"] or {}).get("headers", [])},
         }
         assert _one(block, "proxy_connect_timeout") == [f"{values['nginx_proxy_connect_timeout']}s"]
         assert _one(block, "proxy_read_timeout") == [timeout]
@@ -311,8 +325,11 @@ def test_timeouts_follow_the_ping_interval():
 
 @pytest.mark.parametrize("shape", GOOD)
 def test_sticky_cookie_and_strict_origins_in_the_location(rendered, shape):
-    tls = _tls(shape)
-    for app, location in zip(_apps(shape), _parse(rendered / shape / SNIPPET)):
+    values = _app_vars(shape)
+    for app, location in zip(_apps(shape), _app_locations(rendered, shape)):
+        # Secure over TLS here, or behind trusted proxies when all the app's origins are https.
+        tls = _tls(shape) or bool(values["nginx_proxy_trusted_proxies"] and app["origins"]
+                                  and all(origin.startswith("https://") for origin in app["origins"]))
         block = location["block"]
         key = app["name"].replace("-", "_")
         userid = {d["directive"]: d["args"] for d in block if d["directive"].startswith("userid")}
@@ -346,7 +363,7 @@ def test_sticky_cookie_and_strict_origins_in_the_location(rendered, shape):
 @pytest.mark.parametrize("shape", GOOD)
 def test_gzip_in_the_app_locations_only(rendered, shape):
     values = _app_vars(shape)
-    for location in _parse(rendered / shape / SNIPPET):
+    for location in _app_locations(rendered, shape):
         gzip = {d["directive"]: d["args"] for d in location["block"] if d["directive"].startswith("gzip")}
         if not values["nginx_proxy_gzip"]:
             assert gzip == {}
@@ -1270,6 +1287,8 @@ def test_app_options_and_internal_names():
         "origins": ("list", False, []),
         "origin_policy": ("str", False, None),
         "clear_headers": ("list", False, []),
+        "auth": ("dict", False, None),
+        "allow": ("list", False, None),
     }
     assert apps["options"]["sticky"]["choices"] == ["cookie", "ip_hash", "none"]
     assert all(name.startswith("__nginx_proxy_") for name in ROLE_VARS)
