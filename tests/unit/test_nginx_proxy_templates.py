@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import crossplane
 import pytest
 import yaml
-from ansible_collections.streamlit_ops.deploy.plugins.filter.nginx_proxy import nginx_proxy_apps
+from ansible_collections.streamlit_ops.deploy.plugins.filter.nginx_proxy import nginx_proxy_apps, nginx_proxy_htpasswd
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.nginx_proxy_rules import MAIN_CONFIG_RELEASES
 from ansible_collections.streamlit_ops.deploy.plugins.modules.websocket_probe import probe
 
@@ -736,6 +736,7 @@ def test_nginx_refuses_a_second_reuseport_on_the_port(rendered, shape, tmp_path,
 # client sees them.
 
 LIVE = "live"
+ECHOED = ("X-Real-IP", "X-Forwarded-Proto", "X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Groups", "X-Team")
 
 
 class _Backend:
@@ -765,6 +766,10 @@ class _Backend:
                 self.send_header("X-Backend", name)
                 # The request headers that reached the backend, by name.
                 self.send_header("X-Received", ",".join(sorted(key.lower() for key in self.headers.keys())))
+                # The values of the headers the access tests look at.
+                for key in ECHOED:
+                    if key in self.headers:
+                        self.send_header(f"X-Got-{key}", self.headers[key])
                 for key, value in (extra or {}).items():
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(body)))
@@ -1037,6 +1042,167 @@ def test_live_upload_limit_is_the_apps_plus_one_mb(live):
     cookie = _route_cookie(_request(live, "GET", "/live/")[1])
     assert _request(live, "PUT", "/live/_stcore/upload_file/s/f", cookie, body=b"x" * (2 * 1024 * 1024))[0] == 204
     assert _request(live, "PUT", "/live/_stcore/upload_file/s/f", cookie, body=b"x" * (2 * 1024 * 1024 + 1))[0] == 413
+
+
+# --- a real Nginx on loopback: access control ---------------------------------------------------
+# The "live_access" shape: basic auth, forward auth against a small endpoint
+# of the test's, and an allow list behind a trusted proxy, as a client sees
+# them, page, WebSocket handshake and upload alike, each with its control.
+
+LIVE_ACCESS = "live_access"
+# The forward auth endpoint's one session, and the user it names.
+SESSION_COOKIE = "session=alice-session"
+
+
+class AuthEndpoint:
+    """Answers like oauth2-proxy's /oauth2/auth: 202 with the user's headers for
+    the session cookie, 401 otherwise; it records what each subrequest carried."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                seen.append({key.lower(): value for key, value in self.headers.items()})
+                known = SESSION_COOKIE in self.headers.get("Cookie", "")
+                self.send_response(202 if known else 401)
+                if known:
+                    self.send_header("X-Auth-Request-User", "alice")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def live_access(rendered, tmp_path, certificate):
+    backend, endpoint = _Backend("b1"), AuthEndpoint()
+    port = _free_port()
+    argv = _nginx_prefix(rendered, LIVE_ACCESS, tmp_path, certificate,
+                         ports={"65001": str(backend.port), "65003": str(endpoint.port), "65180": str(port)})
+    # Nginx reads the htpasswd file at each request, so nginx -t cannot tell a wrong path.
+    htpasswd = ROLE_VARS["__nginx_proxy_auth_dir"] + "/basic.htpasswd"
+    snippet = tmp_path / SNIPPET
+    assert snippet.read_text().count(f"auth_basic_user_file {htpasswd};") == 1
+    snippet.write_text(snippet.read_text().replace(htpasswd, str(tmp_path / "basic.htpasswd")))
+    (tmp_path / "basic.htpasswd").write_text(nginx_proxy_htpasswd(_app_vars(LIVE_ACCESS)["nginx_proxy_apps"])["basic"])
+    process = subprocess.Popen([*argv, "-g", "daemon off;"], stderr=subprocess.PIPE, text=True)
+    try:
+        for dummy in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, process.stderr.read()
+                time.sleep(0.1)
+        yield types.SimpleNamespace(port=port, endpoint=endpoint)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        backend.stop()
+        endpoint.stop()
+
+
+def _access(live, method: str, path: str, headers: dict | None = None, source: str = "127.0.0.1"):
+    """(status, headers) of one plain HTTP request from the source address, as apps.example.test."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", live.port, timeout=10, source_address=(source, 0))
+    try:
+        connection.request(method, path, body=b"x" * 10 if method == "PUT" else None, headers={"Host": "apps.example.test", **(headers or {})})
+        response = connection.getresponse()
+        response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}
+    finally:
+        connection.close()
+
+
+UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+
+
+def _three(live, path: str, headers: dict | None = None, source: str = "127.0.0.1") -> list[int]:
+    """The status of the page, the WebSocket handshake and an upload of an app."""
+    headers = headers or {}
+    return [
+        _access(live, "GET", path, headers, source)[0],
+        _access(live, "GET", f"{path}_stcore/stream", {**headers, **UPGRADE}, source)[0],
+        _access(live, "PUT", f"{path}_stcore/upload_file/s/f", headers, source)[0],
+    ]
+
+
+def _basic(user: str, password: str) -> dict:
+    import base64
+
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_live_basic_auth_guards_page_websocket_and_uploads(live_access):
+    assert _three(live_access, "/basic/") == [401, 401, 401]
+    assert _access(live_access, "GET", "/basic/")[1]["www-authenticate"] == 'Basic realm="Restricted"'
+    assert _three(live_access, "/basic/", _basic("alice", "wrong")) == [401, 401, 401]
+    assert _three(live_access, "/basic/", _basic("mallory", "secret")) == [401, 401, 401]
+    # The control: the right password opens all three.
+    assert _three(live_access, "/basic/", _basic("alice", "secret")) == [200, 101, 204]
+
+
+def test_live_forward_auth_redirects_to_sign_in_with_the_original_url(live_access):
+    status, headers = _access(live_access, "GET", "/forward/page?x=1")
+    assert (status, headers["location"]) == (302, "https://auth.example.test/oauth2/start?rd=http://apps.example.test/forward/page?x=1")
+    assert _three(live_access, "/forward/") == [302, 302, 302]
+    # The endpoint heard what it needs to decide, and no body.
+    asked = live_access.endpoint.seen[0]
+    assert (asked["x-original-uri"], asked["x-original-method"], asked["x-forwarded-host"], asked["x-forwarded-proto"]) == (
+        "/forward/page?x=1", "GET", "apps.example.test", "http")
+    assert _three(live_access, "/forward/", {"Cookie": SESSION_COOKIE}) == [200, 101, 204]
+
+
+def test_live_forward_auth_identity_cannot_be_forged(live_access):
+    forged = {"X-Auth-Request-User": "admin", "X-Auth-Request-Email": "admin@evil.test", "X-Team": "admins"}
+    status, headers = _access(live_access, "GET", "/forward/", {**forged, "Cookie": SESSION_COOKIE})
+    assert status == 200
+    # The endpoint's user wins; what it did not answer is dropped, as is the cleared X-Team.
+    assert headers["x-got-x-auth-request-user"] == "alice"
+    assert "x-got-x-auth-request-email" not in headers and "x-got-x-team" not in headers
+    # The control: without the session the forged user gets nowhere.
+    assert _access(live_access, "GET", "/forward/", forged)[0] == 302
+
+
+def test_live_allow_sees_the_client_behind_a_trusted_proxy(live_access):
+    assert _three(live_access, "/allowed/", source="127.0.0.2") == [200, 101, 204]
+    assert _three(live_access, "/allowed/") == [403, 403, 403]
+    # Through the trusted proxy 127.0.0.3, its X-Forwarded-For names the client.
+    assert _access(live_access, "GET", "/allowed/", {"X-Forwarded-For": "127.0.0.2"}, "127.0.0.3")[0] == 200
+    assert _access(live_access, "GET", "/allowed/", {"X-Forwarded-For": "10.9.9.9"}, "127.0.0.3")[0] == 403
+    # The control: anyone else's X-Forwarded-For counts for nothing.
+    assert _access(live_access, "GET", "/allowed/", {"X-Forwarded-For": "127.0.0.2"})[0] == 403
+
+
+def test_live_scheme_and_address_come_from_trusted_proxies_only(live_access):
+    edge = {"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"}
+    headers = _access(live_access, "GET", "/forward/", {**edge, "Cookie": SESSION_COOKIE}, "127.0.0.3")[1]
+    assert (headers["x-got-x-forwarded-proto"], headers["x-got-x-real-ip"]) == ("https", "198.51.100.7")
+    # The sign-in redirect names the scheme the browser used.
+    assert _access(live_access, "GET", "/forward/", edge, "127.0.0.3")[1]["location"].endswith("?rd=https://apps.example.test/forward/")
+    # The control: the same headers from a client that is not a trusted proxy.
+    headers = _access(live_access, "GET", "/forward/", {**edge, "Cookie": SESSION_COOKIE})[1]
+    assert (headers["x-got-x-forwarded-proto"], headers["x-got-x-real-ip"]) == ("http", "127.0.0.1")
+    assert _access(live_access, "GET", "/forward/", {**edge, "X-Forwarded-Proto": "gopher"}, "127.0.0.3")[0] == 302
+    assert _access(live_access, "GET", "/forward/", {**edge, "X-Forwarded-Proto": "gopher", "Cookie": SESSION_COOKIE},
+                   "127.0.0.3")[1]["x-got-x-forwarded-proto"] == "http"
 
 
 # --- the role's validate step -------------------------------------------------------------------------
