@@ -211,7 +211,7 @@ def network_problem(value) -> str | None:
 
 
 def _hash_problem(value) -> str | None:
-    if isinstance(value, str) and any(rule.match(value) for rule in PASSWORD_HASH_RES):
+    if isinstance(value, str) and any(rule.fullmatch(value) for rule in PASSWORD_HASH_RES):
         return None
     # Never the value: it may be the password itself.
     return ("is not a password hash (a plain password?); the value is not shown. Nginx reads $apr1$, bcrypt ($2a$, $2b$, $2y$), "
