@@ -19,8 +19,16 @@ def nginx_proxy_errors(settings, host, found):
     return problems or rules.settings_errors(values, dict(host), dict(found or {}))
 
 
+def _apps(apps) -> list[dict]:
+    return specs.normalize(specs.role_options("nginx_proxy"), {"nginx_proxy_apps": list(apps)})["nginx_proxy_apps"]
+
+
 def nginx_proxy_apps(apps):
-    return rules.resolved_apps(specs.normalize(specs.role_options("nginx_proxy"), {"nginx_proxy_apps": list(apps)})["nginx_proxy_apps"])
+    return rules.resolved_apps(_apps(apps))
+
+
+def nginx_proxy_htpasswd(apps):
+    return rules.htpasswd(_apps(apps))
 
 
 def nginx_proxy_sizing(settings, nginx):
@@ -43,4 +51,5 @@ def nginx_proxy_sizing(settings, nginx):
 
 class FilterModule:
     def filters(self):
-        return {"nginx_proxy_errors": nginx_proxy_errors, "nginx_proxy_apps": nginx_proxy_apps, "nginx_proxy_sizing": nginx_proxy_sizing}
+        return {"nginx_proxy_errors": nginx_proxy_errors, "nginx_proxy_apps": nginx_proxy_apps, "nginx_proxy_sizing": nginx_proxy_sizing,
+                "nginx_proxy_htpasswd": nginx_proxy_htpasswd}

@@ -10,6 +10,7 @@ does not manage all call ``sizing``.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import app_rules, tls
@@ -45,6 +46,35 @@ PROXY_HEADERS = ("host", "upgrade", "connection", "x-real-ip", "x-forwarded-for"
 # Where plain HTTP redirects: scheme://host[:port], nothing Nginx would read
 # as a variable or the end of the directive.
 REDIRECT_RE = re.compile(r"^https?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::([0-9]{1,5}))?/?$")
+# Where forward auth asks: http(s)://host[:port]/path (proxy_pass takes it
+# verbatim). Where it sends a browser: the same with an optional query, to
+# which the template appends rd=. Neither may hold what Nginx would read as a
+# variable, the end of the directive or a block ($ ; { } quotes, space), nor a
+# fragment ('#'), after which rd= would never reach the server.
+URL_HOST = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::([0-9]{1,5}))?"
+URL_PATH = r"""[^\s$;{}'"\\#?]"""
+URL_QUERY = r"""[^\s$;{}'"\\#]"""
+AUTH_URL_RE = re.compile(rf"^https?://{URL_HOST}/{URL_PATH}*$")
+SIGNIN_URL_RE = re.compile(rf"^https?://{URL_HOST}(?:/{URL_PATH}*)?(?:\?{URL_QUERY}*)?$")
+# The hashes Nginx's auth_basic_user_file reads on Debian: Apache's MD5
+# ($apr1$), {SHA} and {SSHA} by Nginx itself, the rest through libxcrypt's
+# crypt(): bcrypt, SHA-256 and SHA-512 crypt, yescrypt.
+B64 = r"[./0-9A-Za-z]"
+PASSWORD_HASH_RES = (
+    re.compile(rf"^\$apr1\${B64}{{1,8}}\${B64}{{22}}$"),
+    re.compile(rf"^\$2[aby]\$[0-9]{{2}}\${B64}{{53}}$"),
+    re.compile(rf"^\$5\$(?:rounds=[0-9]+\$)?[^$:\s]{{0,16}}\${B64}{{43}}$"),
+    re.compile(rf"^\$6\$(?:rounds=[0-9]+\$)?[^$:\s]{{0,16}}\${B64}{{86}}$"),
+    re.compile(rf"^\$y\${B64}+\${B64}+\${B64}{{43}}$"),
+    re.compile(r"^\{SHA\}[A-Za-z0-9+/]{27}=$"),
+    re.compile(r"^\{SSHA\}[A-Za-z0-9+/]{28,}={0,2}$"),
+)
+HASH_FIX = ("store a hash instead, made with e.g. `openssl passwd -6` (or -apr1), `htpasswd -nB NAME`, "
+            "or the password_hash('sha512') filter on a vaulted password")
+# A user name is the text before the first ':' of an htpasswd line.
+USER_RE = re.compile(r"^[^:\s]+$")
+# Where the forward auth subrequest goes; each app's is this plus its name.
+AUTH_LOCATION = "/_streamlit_ops_auth/"
 LIMIT_FIX = "or raise LimitNOFILE for nginx.service in a systemd drop-in and restart Nginx (a reload keeps the old limit)"
 
 
@@ -95,21 +125,173 @@ def origin_policy(app: dict) -> str:
     return app.get("origin_policy") or ("strict" if app.get("origins") else "same-origin")
 
 
+def _network(text) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(str(text), strict=True)
+    except ValueError:
+        return None
+
+
+def _variable(header: str) -> str:
+    """The Nginx variable name of a header: lowercase, '-' as '_'."""
+    return header.lower().replace("-", "_")
+
+
+def _auth(app: dict, key: int) -> dict | None:
+    """What the templates need of an app's auth, without its password hashes:
+    the resolved apps are loop items, and Ansible prints whole loop items with -v."""
+    auth = app.get("auth")
+    if not auth:
+        return None
+    if auth["type"] == "basic":
+        return {"type": "basic", "realm": auth.get("realm") or "Restricted", "users": [u["name"] for u in auth.get("users") or []]}
+    signin = auth["signin_url"]
+    return {
+        "type": "forward",
+        "url": auth["url"],
+        "location": AUTH_LOCATION + app["name"],
+        # rd= the URL the browser asked for, as oauth2-proxy's start endpoint takes it.
+        "signin": signin + ("&" if "?" in signin else "?") + "rd=",
+        # Numbered, not named for app and header: Nginx refuses variable names
+        # longer than its variables_hash_bucket_size (64 bytes with overhead).
+        "headers": [
+            {"name": header, "upstream": f"$upstream_http_{_variable(header)}", "var": f"$streamlit_ops_deploy_auth{key}_{j}"}
+            for j, header in enumerate(sorted(auth.get("identity_headers") or {}, key=str.lower))
+        ],
+    }
+
+
 def resolved_apps(apps: list[dict]) -> list[dict]:
     """The apps (normalized) as the templates read them: origin_policy decided,
     the origins as the host[:port] the guard compares (origins are lowercase
     and without a default port, see app_rules.origin_problem), the headers to
-    clear once each whatever their case."""
+    clear once each whatever their case, less those forward auth sets itself
+    (a second proxy_set_header for one header would send both)."""
     resolved = []
-    for app in apps:
-        headers = {str(h).lower(): str(h) for h in reversed(app.get("clear_headers") or [])}
+    for i, app in enumerate(apps):
+        auth = _auth(app, i)
+        own = {h["name"].lower() for h in auth["headers"]} if auth and auth["type"] == "forward" else set()
+        headers = {str(h).lower(): str(h) for h in reversed(app.get("clear_headers") or []) if str(h).lower() not in own}
+        allow = app.get("allow")
+        loopback = ipaddress.ip_address("127.0.0.1")
         resolved.append({
             **app,
+            "auth": auth,
+            "allow": allow,
             "origin_policy": origin_policy(app),
             "origin_authorities": [str(o).split("://", 1)[-1] for o in app.get("origins") or []],
             "clear_headers": sorted(headers.values(), key=str.lower),
+            # The smoke check reaches the app from 127.0.0.1 without credentials:
+            # it can only prove that the app is closed to it (the doctor's access check).
+            "access_only": bool(auth) or (allow is not None and not any(
+                loopback in net for net in map(_network, allow) if net is not None and net.version == 4)),
         })
     return resolved
+
+
+def htpasswd(apps: list[dict]) -> dict:
+    """The htpasswd file of each app with basic auth (normalized, valid): name -> content."""
+    # facts.yml names the files before validate has run: skip what is malformed.
+    return {
+        app["name"]: "".join(f"{user.get('name')}:{user.get('password_hash')}\n" for user in app["auth"].get("users") or [])
+        for app in apps if isinstance(app.get("auth"), dict) and app["auth"].get("type") == "basic" and app.get("name")
+    }
+
+
+def network_problem(value) -> str | None:
+    """Why a value is not an address or network Nginx's allow and set_real_ip_from take."""
+    try:
+        ipaddress.ip_network(str(value), strict=False)
+    except ValueError:
+        return f"{value!r} is not an IPv4 or IPv6 address or CIDR network: write e.g. 10.0.0.0/8, 192.0.2.7 or 2001:db8::/32"
+    if _network(value) is None:
+        return (f"{value!r} has bits set below its prefix length, which Nginx ignores: write the network, "
+                f"{ipaddress.ip_network(str(value), strict=False)}")
+    return None
+
+
+def _hash_problem(value) -> str | None:
+    if isinstance(value, str) and any(rule.fullmatch(value) for rule in PASSWORD_HASH_RES):
+        return None
+    # Never the value: it may be the password itself.
+    return ("is not a password hash (a plain password?); the value is not shown. Nginx reads $apr1$, bcrypt ($2a$, $2b$, $2y$), "
+            f"$5$, $6$, yescrypt ($y$), {{SHA}} and {{SSHA}} hashes: {HASH_FIX}")
+
+
+def _basic_errors(label: str, auth: dict) -> list[str]:
+    errors = [f"{label}.{field}: is for type forward only; remove it, or set {label}.type to forward"
+              for field in ("url", "signin_url") if auth.get(field) is not None]
+    realm = auth.get("realm")
+    if isinstance(realm, str) and (not realm.strip() or re.search(r'["\\$]|[\x00-\x1f]', realm)):
+        errors.append(f"{label}.realm: {realm!r} must be text without quotes, backslashes, '$' or control characters "
+                      "(Nginx would read them as the end of the string or a variable): use e.g. 'Finance'")
+    users = auth.get("users") or []
+    if not users:
+        errors.append(f"{label}.users: is empty, and nobody could log in: list at least one user, "
+                      "e.g. [{name: alice, password_hash: '$6$...'}]")
+    seen: dict = {}
+    for j, user in enumerate(users):
+        name = user["name"]
+        if not USER_RE.match(name):
+            hint = re.sub(r"[:\s]+", "-", name).strip("-") or "alice"
+            errors.append(f"{label}.users[{j}].name: {name!r} holds ':' or a space, which an htpasswd line cannot: use e.g. {hint!r}")
+        elif name in seen:
+            errors.append(f"{label}.users[{j}].name: {name!r} is already used by {label}.users[{seen[name]}]; give each user their own name")
+        seen.setdefault(name, j)
+        problem = _hash_problem(user["password_hash"])
+        if problem:
+            errors.append(f"{label}.users[{j}].password_hash: {problem}")
+    return errors
+
+
+def _forward_errors(label: str, auth: dict) -> list[str]:
+    errors = []
+    if auth.get("users"):
+        errors.append(f"{label}.users: is for type basic only; remove it, or set {label}.type to basic")
+    url, signin = auth.get("url"), auth.get("signin_url")
+    match = AUTH_URL_RE.match(url) if isinstance(url, str) else None
+    if url is None:
+        errors.append(f"{label}.url: is required for type forward: the endpoint Nginx asks (2xx or 401), "
+                      "e.g. http://127.0.0.1:4180/oauth2/auth")
+    elif not match or (match.group(1) and not 1 <= int(match.group(1)) <= 65535):
+        errors.append(f"{label}.url: {url!r} is not http(s)://host[:port]/path without spaces, quotes, '$', ';', braces, "
+                      "'?' or '#': write e.g. http://127.0.0.1:4180/oauth2/auth")
+    match = SIGNIN_URL_RE.match(signin) if isinstance(signin, str) else None
+    if signin is None:
+        errors.append(f"{label}.signin_url: is required for type forward: where a browser without a session signs in, "
+                      "e.g. https://auth.example.com/oauth2/start")
+    elif not match or (match.group(1) and not 1 <= int(match.group(1)) <= 65535):
+        errors.append(f"{label}.signin_url: {signin!r} is not an http(s) URL without spaces, quotes, '$', ';', braces or '#': "
+                      "write e.g. https://auth.example.com/oauth2/start (rd= with the original URL is appended)")
+    seen: dict = {}
+    for header in auth.get("identity_headers") or {}:
+        at = f"{label}.identity_headers[{header!r}]"
+        if not isinstance(header, str) or not HEADER_RE.match(header):
+            errors.append(f"{at}: {header!r} is not a header name: use letters, digits and '-', e.g. X-Auth-Request-User")
+        elif header.lower() in PROXY_HEADERS:
+            errors.append(f"{at}: {header!r} is set by the proxy itself ({', '.join(PROXY_HEADERS)}) and cannot carry an identity: "
+                          "use the header the endpoint answers with, e.g. X-Auth-Request-User")
+        elif header.lower() in seen:
+            errors.append(f"{at}: {header!r} names the same header as {seen[header.lower()]!r} (header names ignore case); keep one")
+        seen.setdefault(str(header).lower(), header)
+    return errors
+
+
+def _access_errors(label: str, app: dict) -> list[str]:
+    errors = []
+    auth = app.get("auth")
+    if auth:
+        rules = _basic_errors if auth["type"] == "basic" else _forward_errors
+        errors += rules(f"{label}.auth", auth)
+    allow = app.get("allow")
+    if allow is not None and not allow:
+        errors.append(f"{label}.allow: is empty, which would refuse every client: list client networks, e.g. [10.0.0.0/8], "
+                      "or omit allow to let everyone in")
+    for j, item in enumerate(allow or []):
+        problem = network_problem(item)
+        if problem:
+            errors.append(f"{label}.allow[{j}]: {problem}")
+    return errors
 
 
 def _header_errors(label: str, headers: list) -> list[str]:
@@ -144,6 +326,7 @@ def apps_errors(apps: list[dict], labels: list[str]) -> list[str]:
             if problem:
                 errors.append(f"{label}.origins[{j}]: {problem}.")
         errors += _header_errors(label, app.get("clear_headers"))
+        errors += _access_errors(label, app)
     return errors
 
 
@@ -280,6 +463,16 @@ def _main_config_errors(s: dict, nginx: dict, marker_md5: dict) -> list[str]:
     return []
 
 
+def _edge_errors(s: dict) -> list[str]:
+    errors = [f"nginx_proxy_trusted_proxies[{j}]: {problem}; list the addresses of the load balancers in front of this master"
+              for j, problem in enumerate(map(network_problem, s.get("nginx_proxy_trusted_proxies") or [])) if problem]
+    timeout = s.get("nginx_proxy_edge_idle_timeout")
+    if timeout is not None and timeout < 1:
+        errors.append(f"nginx_proxy_edge_idle_timeout {timeout} must be the idle timeout in seconds of the load balancer or CDN "
+                      "in front (e.g. 60 for an AWS ALB, 100 for Cloudflare), or null when there is none")
+    return errors
+
+
 def settings_errors(s: dict, host: dict, found: dict) -> list[str]:
     """Every rule the nginx_proxy_* settings (normalized) break on this host.
 
@@ -314,6 +507,7 @@ def settings_errors(s: dict, host: dict, found: dict) -> list[str]:
     errors += tls.settings_errors(s, found)
     if s["nginx_proxy_hsts_max_age"] < 0:
         errors.append(f"nginx_proxy_hsts_max_age {s['nginx_proxy_hsts_max_age']} must be 0 (no header) or a number of seconds, e.g. 31536000")
+    errors += _edge_errors(s)
     errors += _sizing_errors(s, nginx, managed)
     if s["nginx_proxy_upstream_keepalive"] < 0:
         errors.append(f"nginx_proxy_upstream_keepalive {s['nginx_proxy_upstream_keepalive']} must be 0 (no pool) or more")

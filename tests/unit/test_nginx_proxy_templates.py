@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import crossplane
 import pytest
 import yaml
-from ansible_collections.streamlit_ops.deploy.plugins.filter.nginx_proxy import nginx_proxy_apps
+from ansible_collections.streamlit_ops.deploy.plugins.filter.nginx_proxy import nginx_proxy_apps, nginx_proxy_htpasswd
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.nginx_proxy_rules import MAIN_CONFIG_RELEASES
 from ansible_collections.streamlit_ops.deploy.plugins.modules.websocket_probe import probe
 
@@ -163,9 +163,10 @@ def test_websocket_map_is_prefixed(rendered, shape):
     maps = _named(_parse(rendered / shape / CONF), "map")
     apps = _apps(shape)
     same = [app for app in apps if app["origin_policy"] == "same-origin"]
-    # One for the Connection header, two per app with strict origins; the
-    # same-origin guard's three shared maps, and one or two per such app.
-    assert len(maps) == (1 + 2 * len([app for app in apps if app["origin_policy"] == "strict"])
+    # One for the Connection header, one for the scheme passed on, two per app
+    # with strict origins; the same-origin guard's three shared maps, and one
+    # or two per such app.
+    assert len(maps) == (2 + 2 * len([app for app in apps if app["origin_policy"] == "strict"])
                          + (3 if same else 0) + sum(1 + bool(app["origins"]) for app in same))
     assert maps[0]["args"] == ["$http_upgrade", "$streamlit_ops_deploy_connection"]
     # "" and not "close" for plain requests, or no upstream connection could
@@ -260,18 +261,28 @@ def test_same_origin_guard_maps(rendered, shape):
 # --- snippet: the app locations ------------------------------------------------------------------
 
 
+def _app_locations(rendered: Path, shape: str) -> list[dict]:
+    """The app locations of the snippet, without forward auth's internal and sign-in locations."""
+    return [d for d in _parse(rendered / shape / SNIPPET) if len(d["args"]) == 1 and not d["args"][0].startswith("@")]
+
+
 @pytest.mark.parametrize("shape", GOOD)
 def test_only_locations_in_snippet_in_order(rendered, shape):
-    apps = _app_vars(shape)["nginx_proxy_apps"]
     parsed = _parse(rendered / shape / SNIPPET)
-    assert [d["directive"] for d in parsed] == ["location"] * len(apps)
-    assert [d["args"] for d in parsed] == [[app["path"]] for app in apps]
+    expected = []
+    for app in _apps(shape):
+        if (app["auth"] or {}).get("type") == "forward":
+            key = app["name"].replace("-", "_")
+            expected += [["=", f"/_streamlit_ops_auth/{app['name']}"], [f"@streamlit_ops_deploy_signin_{key}"]]
+        expected.append([app["path"]])
+    assert [d["directive"] for d in parsed] == ["location"] * len(expected)
+    assert [d["args"] for d in parsed] == expected
 
 
 @pytest.mark.parametrize("shape", GOOD)
 def test_location_proxies_websockets(rendered, shape):
     values = _app_vars(shape)
-    for app, location in zip(_apps(shape), _parse(rendered / shape / SNIPPET)):
+    for app, location in zip(_apps(shape), _app_locations(rendered, shape)):
         block = location["block"]
         timeout = _timeout(app)
         (target,) = _one(block, "proxy_pass")
@@ -286,9 +297,12 @@ def test_location_proxies_websockets(rendered, shape):
             "Host": ["$http_host"],
             "X-Real-IP": ["$remote_addr"],
             "X-Forwarded-For": ["$proxy_add_x_forwarded_for"],
-            "X-Forwarded-Proto": ["$scheme"],
-            # Identity headers: an empty value drops what the client sent.
+            # $scheme unless a trusted load balancer says otherwise (conf.d).
+            "X-Forwarded-Proto": ["$streamlit_ops_deploy_proto"],
+            # Identity headers: an empty value drops what the client sent...
             **{name: [""] for name in app["clear_headers"]},
+            # ...or forward auth's answer replaces it.
+            **{header["name"]: [header["var"]] for header in (app["auth"] or {}).get("headers", [])},
         }
         assert _one(block, "proxy_connect_timeout") == [f"{values['nginx_proxy_connect_timeout']}s"]
         assert _one(block, "proxy_read_timeout") == [timeout]
@@ -311,8 +325,11 @@ def test_timeouts_follow_the_ping_interval():
 
 @pytest.mark.parametrize("shape", GOOD)
 def test_sticky_cookie_and_strict_origins_in_the_location(rendered, shape):
-    tls = _tls(shape)
-    for app, location in zip(_apps(shape), _parse(rendered / shape / SNIPPET)):
+    values = _app_vars(shape)
+    for app, location in zip(_apps(shape), _app_locations(rendered, shape)):
+        # Secure over TLS here, or behind trusted proxies when all the app's origins are https.
+        tls = _tls(shape) or bool(values["nginx_proxy_trusted_proxies"] and app["origins"]
+                                  and all(origin.startswith("https://") for origin in app["origins"]))
         block = location["block"]
         key = app["name"].replace("-", "_")
         userid = {d["directive"]: d["args"] for d in block if d["directive"].startswith("userid")}
@@ -346,7 +363,7 @@ def test_sticky_cookie_and_strict_origins_in_the_location(rendered, shape):
 @pytest.mark.parametrize("shape", GOOD)
 def test_gzip_in_the_app_locations_only(rendered, shape):
     values = _app_vars(shape)
-    for location in _parse(rendered / shape / SNIPPET):
+    for location in _app_locations(rendered, shape):
         gzip = {d["directive"]: d["args"] for d in location["block"] if d["directive"].startswith("gzip")}
         if not values["nginx_proxy_gzip"]:
             assert gzip == {}
@@ -719,6 +736,7 @@ def test_nginx_refuses_a_second_reuseport_on_the_port(rendered, shape, tmp_path,
 # client sees them.
 
 LIVE = "live"
+ECHOED = ("X-Real-IP", "X-Forwarded-Proto", "X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Groups", "X-Team")
 
 
 class _Backend:
@@ -748,6 +766,10 @@ class _Backend:
                 self.send_header("X-Backend", name)
                 # The request headers that reached the backend, by name.
                 self.send_header("X-Received", ",".join(sorted(key.lower() for key in self.headers.keys())))
+                # The values of the headers the access tests look at.
+                for key in ECHOED:
+                    if key in self.headers:
+                        self.send_header(f"X-Got-{key}", self.headers[key])
                 for key, value in (extra or {}).items():
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(body)))
@@ -1022,6 +1044,167 @@ def test_live_upload_limit_is_the_apps_plus_one_mb(live):
     assert _request(live, "PUT", "/live/_stcore/upload_file/s/f", cookie, body=b"x" * (2 * 1024 * 1024 + 1))[0] == 413
 
 
+# --- a real Nginx on loopback: access control ---------------------------------------------------
+# The "live_access" shape: basic auth, forward auth against a small endpoint
+# of the test's, and an allow list behind a trusted proxy, as a client sees
+# them, page, WebSocket handshake and upload alike, each with its control.
+
+LIVE_ACCESS = "live_access"
+# The forward auth endpoint's one session, and the user it names.
+SESSION_COOKIE = "session=alice-session"
+
+
+class AuthEndpoint:
+    """Answers like oauth2-proxy's /oauth2/auth: 202 with the user's headers for
+    the session cookie, 401 otherwise; it records what each subrequest carried."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                seen.append({key.lower(): value for key, value in self.headers.items()})
+                known = SESSION_COOKIE in self.headers.get("Cookie", "")
+                self.send_response(202 if known else 401)
+                if known:
+                    self.send_header("X-Auth-Request-User", "alice")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def live_access(rendered, tmp_path, certificate):
+    backend, endpoint = _Backend("b1"), AuthEndpoint()
+    port = _free_port()
+    argv = _nginx_prefix(rendered, LIVE_ACCESS, tmp_path, certificate,
+                         ports={"65001": str(backend.port), "65003": str(endpoint.port), "65180": str(port)})
+    # Nginx reads the htpasswd file at each request, so nginx -t cannot tell a wrong path.
+    htpasswd = ROLE_VARS["__nginx_proxy_auth_dir"] + "/basic.htpasswd"
+    snippet = tmp_path / SNIPPET
+    assert snippet.read_text().count(f"auth_basic_user_file {htpasswd};") == 1
+    snippet.write_text(snippet.read_text().replace(htpasswd, str(tmp_path / "basic.htpasswd")))
+    (tmp_path / "basic.htpasswd").write_text(nginx_proxy_htpasswd(_app_vars(LIVE_ACCESS)["nginx_proxy_apps"])["basic"])
+    process = subprocess.Popen([*argv, "-g", "daemon off;"], stderr=subprocess.PIPE, text=True)
+    try:
+        for dummy in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, process.stderr.read()
+                time.sleep(0.1)
+        yield types.SimpleNamespace(port=port, endpoint=endpoint)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        backend.stop()
+        endpoint.stop()
+
+
+def _access(live, method: str, path: str, headers: dict | None = None, source: str = "127.0.0.1"):
+    """(status, headers) of one plain HTTP request from the source address, as apps.example.test."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", live.port, timeout=10, source_address=(source, 0))
+    try:
+        connection.request(method, path, body=b"x" * 10 if method == "PUT" else None, headers={"Host": "apps.example.test", **(headers or {})})
+        response = connection.getresponse()
+        response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}
+    finally:
+        connection.close()
+
+
+UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+
+
+def _three(live, path: str, headers: dict | None = None, source: str = "127.0.0.1") -> list[int]:
+    """The status of the page, the WebSocket handshake and an upload of an app."""
+    headers = headers or {}
+    return [
+        _access(live, "GET", path, headers, source)[0],
+        _access(live, "GET", f"{path}_stcore/stream", {**headers, **UPGRADE}, source)[0],
+        _access(live, "PUT", f"{path}_stcore/upload_file/s/f", headers, source)[0],
+    ]
+
+
+def _basic(user: str, password: str) -> dict:
+    import base64
+
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_live_basic_auth_guards_page_websocket_and_uploads(live_access):
+    assert _three(live_access, "/basic/") == [401, 401, 401]
+    assert _access(live_access, "GET", "/basic/")[1]["www-authenticate"] == 'Basic realm="Restricted"'
+    assert _three(live_access, "/basic/", _basic("alice", "wrong")) == [401, 401, 401]
+    assert _three(live_access, "/basic/", _basic("mallory", "secret")) == [401, 401, 401]
+    # The control: the right password opens all three.
+    assert _three(live_access, "/basic/", _basic("alice", "secret")) == [200, 101, 204]
+
+
+def test_live_forward_auth_redirects_to_sign_in_with_the_original_url(live_access):
+    status, headers = _access(live_access, "GET", "/forward/page?x=1")
+    assert (status, headers["location"]) == (302, "https://auth.example.test/oauth2/start?rd=http://apps.example.test/forward/page?x=1")
+    assert _three(live_access, "/forward/") == [302, 302, 302]
+    # The endpoint heard what it needs to decide, and no body.
+    asked = live_access.endpoint.seen[0]
+    assert (asked["x-original-uri"], asked["x-original-method"], asked["x-forwarded-host"], asked["x-forwarded-proto"]) == (
+        "/forward/page?x=1", "GET", "apps.example.test", "http")
+    assert _three(live_access, "/forward/", {"Cookie": SESSION_COOKIE}) == [200, 101, 204]
+
+
+def test_live_forward_auth_identity_cannot_be_forged(live_access):
+    forged = {"X-Auth-Request-User": "admin", "X-Auth-Request-Email": "admin@evil.test", "X-Team": "admins"}
+    status, headers = _access(live_access, "GET", "/forward/", {**forged, "Cookie": SESSION_COOKIE})
+    assert status == 200
+    # The endpoint's user wins; what it did not answer is dropped, as is the cleared X-Team.
+    assert headers["x-got-x-auth-request-user"] == "alice"
+    assert "x-got-x-auth-request-email" not in headers and "x-got-x-team" not in headers
+    # The control: without the session the forged user gets nowhere.
+    assert _access(live_access, "GET", "/forward/", forged)[0] == 302
+
+
+def test_live_allow_sees_the_client_behind_a_trusted_proxy(live_access):
+    assert _three(live_access, "/allowed/", source="127.0.0.2") == [200, 101, 204]
+    assert _three(live_access, "/allowed/") == [403, 403, 403]
+    # Through the trusted proxy 127.0.0.3, its X-Forwarded-For names the client.
+    assert _access(live_access, "GET", "/allowed/", {"X-Forwarded-For": "127.0.0.2"}, "127.0.0.3")[0] == 200
+    assert _access(live_access, "GET", "/allowed/", {"X-Forwarded-For": "10.9.9.9"}, "127.0.0.3")[0] == 403
+    # The control: anyone else's X-Forwarded-For counts for nothing.
+    assert _access(live_access, "GET", "/allowed/", {"X-Forwarded-For": "127.0.0.2"})[0] == 403
+
+
+def test_live_scheme_and_address_come_from_trusted_proxies_only(live_access):
+    edge = {"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"}
+    headers = _access(live_access, "GET", "/forward/", {**edge, "Cookie": SESSION_COOKIE}, "127.0.0.3")[1]
+    assert (headers["x-got-x-forwarded-proto"], headers["x-got-x-real-ip"]) == ("https", "198.51.100.7")
+    # The sign-in redirect names the scheme the browser used.
+    assert _access(live_access, "GET", "/forward/", edge, "127.0.0.3")[1]["location"].endswith("?rd=https://apps.example.test/forward/")
+    # The control: the same headers from a client that is not a trusted proxy.
+    headers = _access(live_access, "GET", "/forward/", {**edge, "Cookie": SESSION_COOKIE})[1]
+    assert (headers["x-got-x-forwarded-proto"], headers["x-got-x-real-ip"]) == ("http", "127.0.0.1")
+    assert _access(live_access, "GET", "/forward/", {**edge, "X-Forwarded-Proto": "gopher"}, "127.0.0.3")[0] == 302
+    assert _access(live_access, "GET", "/forward/", {**edge, "X-Forwarded-Proto": "gopher", "Cookie": SESSION_COOKIE},
+                   "127.0.0.3")[1]["x-got-x-forwarded-proto"] == "http"
+
+
 # --- the role's validate step -------------------------------------------------------------------------
 
 
@@ -1157,6 +1340,26 @@ def test_validate_checks_the_tls_settings(tmp_path, fake_master, certificate):
     assert _run_validate(tmp_path, {**tls, "nginx_proxy_https_port": 80, "nginx_proxy_server": False}).returncode == 0
 
 
+def test_validate_warns_when_pings_are_too_rare_for_the_edge(tmp_path, fake_master):
+    values = {**fake_master(20000), **_main_config(tmp_path), "nginx_proxy_edge_idle_timeout": 30, "nginx_proxy_apps": [
+        {"name": "slow", "path": "/slow/", "backends": ["10.0.0.11:8501"]},
+        {"name": "fast", "path": "/fast/", "backends": ["10.0.0.11:8502"], "ping_interval": 20},
+    ]}
+    result = _run_validate(tmp_path, values)
+    assert result.returncode == 0, result.stdout
+    (task,) = [t for t in json.loads(result.stdout)["plays"][0]["tasks"] if "validate | Warn" in t["task"]["name"]]
+    warned = [item for item in task["hosts"]["localhost"]["results"] if not item.get("skipped")]
+    assert [item["item"]["name"] for item in warned] == ["slow"]
+    assert warned[0]["msg"].startswith("WARNING: nginx_proxy_apps[0] (slow): ping_interval 30 s is not below nginx_proxy_edge_idle_timeout 30 s")
+    assert "Lower the app's ping_interval below 30 (e.g. 15), or raise the idle timeout of the load balancer" in warned[0]["msg"]
+    # The control: no edge stated, no warning; below 1 is an error.
+    result = _run_validate(tmp_path, {**values, "nginx_proxy_edge_idle_timeout": None})
+    (task,) = [t for t in json.loads(result.stdout)["plays"][0]["tasks"] if "validate | Warn" in t["task"]["name"]]
+    assert all(item.get("skipped") for item in task["hosts"]["localhost"]["results"])
+    (problem,) = _problems(_run_validate(tmp_path, {**values, "nginx_proxy_edge_idle_timeout": 0}))
+    assert problem.startswith("- nginx_proxy_edge_idle_timeout 0 must be the idle timeout in seconds")
+
+
 def _problems(result: subprocess.CompletedProcess) -> list[str]:
     assert result.returncode != 0, result.stdout
     return _failure_message(result).splitlines()[1:]
@@ -1270,6 +1473,8 @@ def test_app_options_and_internal_names():
         "origins": ("list", False, []),
         "origin_policy": ("str", False, None),
         "clear_headers": ("list", False, []),
+        "auth": ("dict", False, None),
+        "allow": ("list", False, None),
     }
     assert apps["options"]["sticky"]["choices"] == ["cookie", "ip_hash", "none"]
     assert all(name.startswith("__nginx_proxy_") for name in ROLE_VARS)
