@@ -57,9 +57,6 @@ CONTAINER_FIELDS = (
     "cpus", "registry", "volumes", "user", "max_upload_mb", "ping_interval", "log_max_size", "log_max_files", "pull",
     "read_only", "no_new_privileges", "cap_drop_all", "pids_limit", "privileged_mounts", "login",
 )
-# What forward auth passes to the app when identity_headers is not given: oauth2-proxy's headers.
-DEFAULT_IDENTITY_HEADERS = {"X-Auth-Request-User": "user", "X-Auth-Request-Email": "email", "X-Auth-Request-Groups": "groups"}
-DEFAULT_REALM = "Restricted"
 # Stands in for a cookie secret not generated yet when only the rules run.
 PLACEHOLDER_SECRET = "x" * 32
 
@@ -145,15 +142,8 @@ def identity_headers(options) -> list[str]:
 
 
 def proxy_auth(auth):
-    """The app's auth as the proxy takes it: a basic realm and forward's identity headers defaulted."""
-    if not auth:
-        return None
-    auth = dict(auth)
-    if auth["type"] == "basic":
-        auth.setdefault("realm", DEFAULT_REALM)
-    else:
-        auth.setdefault("identity_headers", dict(DEFAULT_IDENTITY_HEADERS))
-    return auth
+    """The app's auth as the proxy takes it (the spec gave it its defaults)."""
+    return dict(auth) if auth else None
 
 
 def _usable_identity_headers(headers: dict) -> dict:

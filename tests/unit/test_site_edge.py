@@ -47,7 +47,8 @@ def test_the_edge_fields_pass():
 def test_basic_auth_and_allow_go_to_the_proxy_only():
     roles = plan(good(auth=BASIC, allow=["10.0.0.0/8"]), good(name="b", port=8502, auth=dict(BASIC, realm="Finance")))
     first, second = roles["proxy_apps"]
-    assert first["auth"] == dict(BASIC, realm="Restricted") and first["allow"] == ["10.0.0.0/8"]
+    # The spec's defaults fill both auth types alike; each type uses its own.
+    assert first["auth"] == dict(BASIC, realm="Restricted", identity_headers=DEFAULT_HEADERS) and first["allow"] == ["10.0.0.0/8"]
     assert second["auth"]["realm"] == "Finance" and "allow" not in second
     assert first["clear_headers"] == []
     for item in containers(roles):
@@ -62,7 +63,7 @@ def test_no_edge_fields_no_edge_keys():
 
 def test_forward_auth_defaults_its_identity_headers_and_st_user_shows_them():
     roles = plan(good(auth=FORWARD))
-    assert roles["proxy_apps"][0]["auth"] == dict(FORWARD, identity_headers=DEFAULT_HEADERS)
+    assert roles["proxy_apps"][0]["auth"] == dict(FORWARD, identity_headers=DEFAULT_HEADERS, realm="Restricted")
     for host in CHILDREN:
         assert json.loads(containers(roles, host)[0]["options"]["server.trustedUserHeaders"]) == DEFAULT_HEADERS
     # The proxy clears every header the app trusts; the nginx_proxy role leaves out those forward auth sets.
