@@ -25,7 +25,7 @@ import time
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCENARIOS = ["default", "ha", "dropin", "standalone"]
+SCENARIOS = ["default", "ha", "dropin", "standalone", "edge"]
 CHOSEN = os.environ.get("STREAMLIT_OPS_SCENARIOS", "").replace(",", " ").split() or SCENARIOS
 BIN = pathlib.Path(sys.executable).parent
 # What says why a run failed: Ansible's failures, Molecule's errors and the

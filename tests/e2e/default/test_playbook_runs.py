@@ -34,6 +34,9 @@ def hosts(inventory):
         "master": master,
         "children": data["streamlit_children"]["hosts"],
         "apps": data["_meta"]["hostvars"][master]["streamlit_ops_apps"],
+        # The scenario's settings besides the apps (the public URL, the trusted proxies...).
+        "settings": {k: v for k, v in data["_meta"]["hostvars"][master].items()
+                     if k.startswith(("streamlit_ops_", "streamlit_app_", "nginx_proxy_")) and k != "streamlit_ops_apps"},
     }
 
 
@@ -174,7 +177,7 @@ def _inventory_without(hosts: dict, tmp_path: Path, group: str, empty: bool) -> 
     """The scenario's hosts and apps, with one of the two groups missing or empty."""
     connection = {"ansible_connection": "community.docker.docker"}
     groups = {"streamlit_master": [hosts["master"]], "streamlit_children": hosts["children"]}
-    inventory = {"all": {"vars": {"streamlit_ops_apps": hosts["apps"]}}}
+    inventory = {"all": {"vars": {**hosts["settings"], "streamlit_ops_apps": hosts["apps"]}}}
     for name, members in groups.items():
         if name != group:
             inventory[name] = {"hosts": {h: {**connection, "ansible_host": h} for h in members}}
@@ -209,8 +212,9 @@ def test_an_inventory_without_a_group_fails_before_any_change(inventory, hosts, 
 def test_two_apps_swap_ports(inventory, hosts):
     """Used to fail partway: the first app's new port was still the second's.
     The child removes the containers whose port moves before it starts the new ones."""
-    demo = hosts["apps"][0]
-    second = {**demo, "name": "second", "path": "/second/", "port": 8502}
+    demo, others = hosts["apps"][0], hosts["apps"][1:]
+    # A port no other app of the scenario has; the other apps stay as they are.
+    second = {**demo, "name": "second", "path": "/second/", "port": 8509}
     master = urlsplit(os.environ["STREAMLIT_OPS_APP_URL"]).netloc
 
     def published(child):
@@ -225,12 +229,12 @@ def test_two_apps_swap_ports(inventory, hosts):
         return out == "200"
 
     try:
-        rc, out, dummy = playbook(inventory, apps=[demo, second])
+        rc, out, dummy = playbook(inventory, apps=[demo, second, *others])
         assert rc == 0, out[-3000:]
-        assert all(published(c) == {"streamlit-demo": "8501", "streamlit-second": "8502"} for c in hosts["children"])
-        rc, out, dummy = playbook(inventory, apps=[{**demo, "port": 8502}, {**second, "port": 8501}])
+        assert all(published(c) == {"streamlit-demo": "8501", "streamlit-second": "8509"} for c in hosts["children"])
+        rc, out, dummy = playbook(inventory, apps=[{**demo, "port": 8509}, {**second, "port": 8501}, *others])
         assert rc == 0, out[-3000:]
-        assert all(published(c) == {"streamlit-demo": "8502", "streamlit-second": "8501"} for c in hosts["children"])
+        assert all(published(c) == {"streamlit-demo": "8509", "streamlit-second": "8501"} for c in hosts["children"])
         assert healthy(demo.get("path") or f"/{demo['name']}/") and healthy("/second/")
         assert not healthy("/no-such-app/")  # control: the check can fail
     finally:

@@ -20,7 +20,8 @@ import uuid
 import pytest
 import requests
 
-from edge import app_report, browser, edge_address, master_base, new_page, reported, ws_status
+from checks import APP_TEXT
+from edge_client import app_report, browser, edge_address, master_base, new_page, reported, ws_status
 
 
 def basic(user: str, password: str) -> dict:
@@ -77,10 +78,10 @@ def test_basic_auth_app_works_in_a_browser_with_the_right_credentials(base, arti
         slider.focus()
         slider.press("ArrowRight")
         page.get_by_text("Result: 18", exact=True).wait_for()
-        # Control: without credentials the browser gets the 401, not the app.
-        anonymous = new_page(chromium)
-        answer = anonymous.goto(f"{base}/basic/")
-        assert answer.status == 401
+        # Control: with a wrong password the browser gets no further than the 401.
+        wrong = new_page(chromium, http_credentials={"username": "alice", "password": "wrong"})
+        answer = wrong.goto(f"{base}/basic/")
+        assert answer.status == 401 and APP_TEXT not in wrong.inner_text("body")
 
 
 def test_the_password_file_is_readable_by_nginx_only(master):

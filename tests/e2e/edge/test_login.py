@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from edge import APP_TEXT, browser, edge_address, new_page
+from edge_client import APP_TEXT, browser, edge_address, new_page
 
 LOG = "/var/log/nginx/streamlit_ops_deploy.access.log"
 CONTAINER = "streamlit-login"

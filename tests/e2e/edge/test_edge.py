@@ -15,7 +15,7 @@ import pytest
 import requests
 import urllib3
 
-from edge import app_report, browser, edge_address, edge_untrusted, master_base, new_page, reported, ws_status
+from edge_client import app_report, browser, edge_address, edge_untrusted, master_base, new_page, reported, ws_status
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
