@@ -11,18 +11,18 @@ short_description: Diagnose a Streamlit app behind proxies and name the setting 
 description:
   - Probes the app at O(url) from the host it runs on, as a browser would, and reports for each check C(pass),
     C(fail) or C(skip), with its evidence and, for a failure, the one fix, named as the setting to change.
-  - "The checks, by their stable names: C(access) (opt-in, for an app behind access control: without the
-    O(headers) and without cookies, the page, the upgrade of C(<path>_stcore/stream) and an upload are all
-    refused alike, with 401, 403 or a redirect away from the app such as a sign-in page); C(page) (the URL answers 200 with Streamlit's page and the path without
-    its trailing slash redirects to it); C(health) (C(<path>_stcore/health) answers C(ok); a prefix the proxy strips
-    or a wrong C(server.baseUrlPath) shows here); C(websocket) (the upgrade of C(<path>_stcore/stream) with the
-    page's own Origin answers 101 with a valid C(Sec-WebSocket-Accept), and a rerun gets the script's messages);
-    C(origin) (the policy seen for a foreign Origin: C(any), C(same-origin) or C(allow-list)); C(upload) (an
-    upload through the session); C(sticky) (over O(sticky_sessions) fresh sessions, every upload reaches the
-    replica that holds its session); C(compression) (the main JavaScript bundle comes compressed); C(scheme)
-    (over HTTPS no redirect or asset goes to C(http://); HSTS is reported); C(idle) (opt-in: the WebSocket
-    survives O(idle_s) seconds idle); C(intermediaries) (headers and cookies that reveal a CDN or load balancer,
-    with what to know about each)."
+  - "The checks, by their stable names: C(access) (opt-in, for an app behind access control: without the O(headers)
+    and without cookies, the page, the upgrade of C(<path>_stcore/stream) and an upload are all refused alike, with
+    401, 403 or a redirect away from the app such as a sign-in page); C(page) (the URL answers 200 with Streamlit's
+    page and the path without its trailing slash redirects to it); C(health) (C(<path>_stcore/health) answers C(ok);
+    a prefix the proxy strips or a wrong C(server.baseUrlPath) shows here); C(websocket) (the upgrade of
+    C(<path>_stcore/stream) with the page's own Origin answers 101 with a valid C(Sec-WebSocket-Accept), and a rerun
+    gets the script's messages); C(origin) (the policy seen for a foreign Origin: C(any), C(same-origin) or
+    C(allow-list)); C(upload) (an upload through the session); C(sticky) (over O(sticky_sessions) fresh sessions,
+    every upload reaches the replica that holds its session); C(compression) (the main JavaScript bundle comes
+    compressed); C(scheme) (over HTTPS no redirect or asset goes to C(http://); HSTS is reported); C(idle) (opt-in:
+    the WebSocket survives O(idle_s) seconds idle); C(intermediaries) (headers and cookies that reveal a CDN or load
+    balancer, with what to know about each)."
   - Each cause is reported by one check. A check that needs an earlier one that failed is a C(skip) pointing to
     it, and a symptom that another check explains is left to that check (for example the page's 404 when
     C(health) finds that the proxy strips the path prefix).
