@@ -280,6 +280,17 @@ def test_only_locations_in_snippet_in_order(rendered, shape):
 
 
 @pytest.mark.parametrize("shape", GOOD)
+def test_an_https_auth_endpoint_gets_its_name(rendered, shape):
+    """proxy_ssl_server_name on for an https endpoint (Nginx sends no SNI by default); none for http."""
+    auths = {d["args"][1]: d["block"] for d in _parse(rendered / shape / SNIPPET) if d["args"][0] == "="}
+    for app in _apps(shape):
+        if (app["auth"] or {}).get("type") == "forward":
+            block = auths[f"/_streamlit_ops_auth/{app['name']}"]
+            sni = [d["args"] for d in _named(block, "proxy_ssl_server_name")]
+            assert sni == ([["on"]] if app["auth"]["url"].startswith("https://") else []), (app["name"], sni)
+
+
+@pytest.mark.parametrize("shape", GOOD)
 def test_location_proxies_websockets(rendered, shape):
     values = _app_vars(shape)
     for app, location in zip(_apps(shape), _app_locations(rendered, shape)):
