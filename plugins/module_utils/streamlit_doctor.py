@@ -196,7 +196,8 @@ def access_cause(answers: dict) -> tuple:
         if statuses & {500, 502, 503, 504}:
             return "auth_endpoint", ("the proxy failed while checking access: with forward auth (auth_request) its "
                                      "endpoint is down or unreachable from the proxy: check the auth url and that the "
-                                     "endpoint runs; read the proxy's error log")
+                                     "endpoint runs; with basic auth its workers cannot read the password file; "
+                                     "the proxy's error log says which")
         return "unexpected", "look at what answers these paths: " + ", ".join(f"{w} {answers[w][0]}" for w in errors)
     if len({status for status, dummy in answers.values()}) > 1:
         return "uneven", "the page, the WebSocket and uploads should be refused alike: put one access rule on the whole location"
