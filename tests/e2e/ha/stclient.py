@@ -42,14 +42,15 @@ class Session:
     websocket: int = 0  # 101 when the upgrade succeeded, the refusal's status otherwise, 0 for no answer
     session_id: str | None = None
     texts: list[str] = field(default_factory=list)
-    upload: int = 0
-    upload_body: str = ""
+    upload: int = 0  # the last upload's status
+    upload_body: str = ""  # the first refused upload's body, else the last one's
+    uploads: list[int] = field(default_factory=list)  # every upload's status, in order
     error: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)  # per step, to tell a stall from a refusal
 
     def __str__(self) -> str:
         return (f"page={self.page} health={self.health} ws={self.websocket} session={self.session_id} "
-                f"upload={self.upload} {self.upload_body[:80]!r} error={self.error} seconds={self.seconds}")
+                f"upload={self.upload} {self.upload_body[:80]!r} uploads={self.uploads} error={self.error} seconds={self.seconds}")
 
 
 def tls_context(cafile: str | None) -> ssl.SSLContext:
@@ -143,7 +144,10 @@ class StreamlitClient:
         try:
             resp = self.http.put(url, headers=headers, files={"file": ("payload.bin", bytes(size), "application/octet-stream")},
                                  timeout=max(self.timeout, 120))
-            self.result.upload, self.result.upload_body = resp.status_code, resp.text
+            if not any(status != 204 for status in self.result.uploads):
+                self.result.upload_body = resp.text
+            self.result.upload = resp.status_code
+            self.result.uploads.append(resp.status_code)
         except requests.RequestException as exc:
             self.result.error = f"upload: {exc!r}"
 
@@ -158,10 +162,12 @@ class StreamlitClient:
         self.http.close()
 
     # -- whole sessions ------------------------------------------------------
-    def session(self, upload_size: int | None = None) -> Session:
+    def session(self, upload_size: int | None = None, uploads: int = 1) -> Session:
+        """The whole session; with upload_size, `uploads` files one after another
+        on the same kept-alive connection, so they reach the same Nginx worker."""
         steps = [self.load, self.connect, self.run_script]
         if upload_size is not None:
-            steps.append(lambda: self.result.session_id and self.upload(upload_size))
+            steps.append(lambda: self.result.session_id and [self.upload(upload_size) for dummy in range(uploads)])
         try:
             for name, step in zip(("load", "connect", "run", "upload"), steps):
                 started = time.monotonic()
@@ -180,5 +186,6 @@ def _element_text(element) -> str:
     return body if isinstance(body, str) else ""
 
 
-def fresh_session(app_url: str, cafile: str | None = None, upload_size: int | None = None, **kwargs) -> Session:
-    return StreamlitClient(app_url, cafile=cafile, **kwargs).session(upload_size)
+def fresh_session(app_url: str, cafile: str | None = None, upload_size: int | None = None, uploads: int = 1,
+                  **kwargs) -> Session:
+    return StreamlitClient(app_url, cafile=cafile, **kwargs).session(upload_size, uploads)

@@ -5,7 +5,14 @@ browser: page, health, WebSocket, script run, then the PUT to
 Every request is a routing decision of its own, so with two children only
 sticky routing lands the PUT on the process that holds the session. A browser
 check alone is weak here: the control redeploys the app with `sticky: none`
-(round-robin) and most uploads must then answer 400 Invalid session_id.
+(round-robin) and then every session loses an upload (400 Invalid session_id).
+
+Each session uploads UPLOADS files one after another on one kept-alive
+connection, so one Nginx worker routes them all. Round-robin alternates per
+worker, so two consecutive uploads reach both children and one of them cannot
+hold the session. One upload per session would not do: whether it meets the
+WebSocket's child depends on which worker the kernel gave each connection,
+and CI saw 2 and 6 of 12 lost where earlier runs lost most.
 This module runs last: its control redeploys and restores the apps.
 """
 
@@ -24,13 +31,15 @@ from stclient import fresh_session
 
 ROOT = Path(__file__).resolve().parents[3]
 SESSIONS = 12
+UPLOADS = 3
 SMALL = 64 * 1024
 MIB = 1024 * 1024
 
 
 def count_uploads(url, cafile, sessions=SESSIONS, size=SMALL):
-    results = [fresh_session(url, cafile=cafile, upload_size=size) for dummy in range(sessions)]
-    return Counter(r.upload for r in results), results
+    """The answers to every upload of `sessions` fresh sessions, and the sessions."""
+    results = [fresh_session(url, cafile=cafile, upload_size=size, uploads=UPLOADS) for dummy in range(sessions)]
+    return Counter(status for r in results for status in r.uploads), results
 
 
 def site(inventory, apps=None):
@@ -44,7 +53,7 @@ def site(inventory, apps=None):
 
 def test_every_upload_of_a_dozen_fresh_sessions_answers_204(app_url, cafile):
     counts, results = count_uploads(app_url, cafile)
-    assert counts == Counter({204: SESSIONS}), f"{counts}: " + "; ".join(map(str, results))
+    assert counts == Counter({204: SESSIONS * UPLOADS}), f"{counts}: " + "; ".join(map(str, results))
 
 
 def test_upload_just_below_the_apps_limit_passes_the_proxy(app_url, cafile, apps):
@@ -82,14 +91,15 @@ def round_robin(inventory, apps):
         assert rc == 0, f"restoring the apps failed: {out[-3000:]}"
 
 
-def test_control_round_robin_loses_most_uploads(round_robin, app_url, cafile):
+def test_control_round_robin_loses_an_upload_in_every_session(round_robin, app_url, cafile):
     counts, results = count_uploads(app_url, cafile)
-    print(f"round-robin upload answers over {SESSIONS} sessions: {dict(counts)}")
-    assert counts != Counter({204: SESSIONS}), "the upload count cannot tell round-robin from sticky"
-    assert counts[400] > SESSIONS // 2, f"{counts}: " + "; ".join(map(str, results))
-    assert all(re.search("Invalid session_id", r.upload_body) for r in results if r.upload == 400)
+    print(f"round-robin upload answers over {SESSIONS} sessions of {UPLOADS} uploads: {dict(counts)}")
+    detail = f"{counts}: " + "; ".join(map(str, results))
+    assert set(counts) == {204, 400}, detail
+    assert all(400 in r.uploads for r in results), detail
+    assert all(re.search("Invalid session_id", r.upload_body) for r in results), detail
 
 
 def test_sticky_again_after_the_control(app_url, cafile):
     counts, results = count_uploads(app_url, cafile, sessions=4)
-    assert counts == Counter({204: 4}), f"{counts}: " + "; ".join(map(str, results))
+    assert counts == Counter({204: 4 * UPLOADS}), f"{counts}: " + "; ".join(map(str, results))
