@@ -244,25 +244,28 @@ def _basic_errors(label: str, auth: dict) -> list[str]:
     return errors
 
 
+def _url_errors(at: str, url, pattern, role: str, shape: str, example: str, note: str = "") -> list[str]:
+    """A forward-auth URL: required, of the pattern's shape, its port (group 1) in range."""
+    if url is None:
+        return [f"{at}: is required for type forward: {role}, e.g. {example}"]
+    match = pattern.match(url) if isinstance(url, str) else None
+    if not match or (match.group(1) and not 1 <= int(match.group(1)) <= 65535):
+        return [f"{at}: {url!r} is not {shape}: write e.g. {example}{note}"]
+    return []
+
+
 def _forward_errors(label: str, auth: dict) -> list[str]:
     errors = []
     if auth.get("users"):
         errors.append(f"{label}.users: is for type basic only; remove it, or set {label}.type to basic")
-    url, signin = auth.get("url"), auth.get("signin_url")
-    match = AUTH_URL_RE.match(url) if isinstance(url, str) else None
-    if url is None:
-        errors.append(f"{label}.url: is required for type forward: the endpoint Nginx asks (2xx or 401), "
-                      "e.g. http://127.0.0.1:4180/oauth2/auth")
-    elif not match or (match.group(1) and not 1 <= int(match.group(1)) <= 65535):
-        errors.append(f"{label}.url: {url!r} is not http(s)://host[:port]/path without spaces, quotes, '$', ';', braces, "
-                      "'?' or '#': write e.g. http://127.0.0.1:4180/oauth2/auth")
-    match = SIGNIN_URL_RE.match(signin) if isinstance(signin, str) else None
-    if signin is None:
-        errors.append(f"{label}.signin_url: is required for type forward: where a browser without a session signs in, "
-                      "e.g. https://auth.example.com/oauth2/start")
-    elif not match or (match.group(1) and not 1 <= int(match.group(1)) <= 65535):
-        errors.append(f"{label}.signin_url: {signin!r} is not an http(s) URL without spaces, quotes, '$', ';', braces or '#': "
-                      "write e.g. https://auth.example.com/oauth2/start (rd= with the original URL is appended)")
+    errors += _url_errors(f"{label}.url", auth.get("url"), AUTH_URL_RE,
+                          "the endpoint Nginx asks (2xx or 401)",
+                          "http(s)://host[:port]/path without spaces, quotes, '$', ';', braces, '?' or '#'",
+                          "http://127.0.0.1:4180/oauth2/auth")
+    errors += _url_errors(f"{label}.signin_url", auth.get("signin_url"), SIGNIN_URL_RE,
+                          "where a browser without a session signs in",
+                          "an http(s) URL without spaces, quotes, '$', ';', braces or '#'",
+                          "https://auth.example.com/oauth2/start", " (rd= with the original URL is appended)")
     seen: dict = {}
     for header in auth.get("identity_headers") or {}:
         at = f"{label}.identity_headers[{header!r}]"

@@ -64,18 +64,20 @@ def stream_url(app_url: str) -> str:
     return app_url.rstrip("/") + "/_stcore/stream"
 
 
-def websocket_handshake(url: str, origin: str | None = None, timeout: float = 10) -> int:
+def websocket_handshake(url: str, origin: str | None = None, timeout: float = 10, headers: dict | None = None,
+                        context: ssl.SSLContext | None = None) -> int:
     """Upgrade `<app url>_stcore/stream` to a WebSocket and return the HTTP status.
 
     101 means a real upgrade (the Sec-WebSocket-Accept is verified); any other
-    status is returned as is, and 0 means no HTTP answer at all (refused, reset,
-    timed out).
+    status is returned as is (a redirect is not followed), and 0 means no HTTP
+    answer at all (refused, reset, timed out). `headers` go with the upgrade;
+    `context` replaces the default TLS context (which verifies).
     """
     parts = urlsplit(stream_url(url))
     tls = parts.scheme in ("https", "wss")
     port = parts.port or (443 if tls else 80)
     key = base64.b64encode(os.urandom(16)).decode()
-    headers = [
+    lines = [
         f"GET {parts.path} HTTP/1.1",
         f"Host: {parts.netloc}",
         "Upgrade: websocket",
@@ -86,12 +88,13 @@ def websocket_handshake(url: str, origin: str | None = None, timeout: float = 10
         "Sec-WebSocket-Protocol: streamlit",
     ]
     if origin:
-        headers.append(f"Origin: {origin}")
-    request = ("\r\n".join(headers) + "\r\n\r\n").encode()
+        lines.append(f"Origin: {origin}")
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
     deadline = time.monotonic() + timeout
     try:
         with socket.create_connection((parts.hostname, port), timeout=timeout) as raw:
-            sock = ssl.create_default_context().wrap_socket(raw, server_hostname=parts.hostname) if tls else raw
+            sock = (context or ssl.create_default_context()).wrap_socket(raw, server_hostname=parts.hostname) if tls else raw
             sock.sendall(request)
             head = b""
             while b"\r\n\r\n" not in head and len(head) < 65536 and time.monotonic() < deadline:

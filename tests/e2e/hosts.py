@@ -16,6 +16,24 @@ RECAP = re.compile(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", re.M)
 LABEL = "streamlit_ops.deploy.app"
 
 
+def inventory_hosts(inventory: str) -> dict:
+    """The master, the children, the apps and the other settings of an
+    inventory, as ansible-inventory --list reads them."""
+    out = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", inventory, "--list"],
+                         capture_output=True, text=True, check=True, timeout=120)
+    data = json.loads(out.stdout)
+    master = data["streamlit_master"]["hosts"][0]
+    hostvars = data["_meta"]["hostvars"][master]
+    return {
+        "master": master,
+        "children": data["streamlit_children"]["hosts"],
+        "apps": hostvars["streamlit_ops_apps"],
+        # The settings besides the apps (the public URL, the trusted proxies...).
+        "settings": {k: v for k, v in hostvars.items()
+                     if k.startswith(("streamlit_ops_", "streamlit_app_", "nginx_proxy_")) and k != "streamlit_ops_apps"},
+    }
+
+
 def on(host: str, *cmd: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", "exec", host, *cmd], capture_output=True, text=True, timeout=timeout, check=check)
 

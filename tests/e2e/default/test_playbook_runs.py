@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from hosts import inventory_hosts
+
 ROOT = Path(__file__).resolve().parents[3]
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", re.M)
 
@@ -26,18 +28,7 @@ def inventory():
 
 @pytest.fixture(scope="module")
 def hosts(inventory):
-    out = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", inventory, "--list"],
-                         capture_output=True, text=True, check=True, timeout=120)
-    data = json.loads(out.stdout)
-    master = data["streamlit_master"]["hosts"][0]
-    return {
-        "master": master,
-        "children": data["streamlit_children"]["hosts"],
-        "apps": data["_meta"]["hostvars"][master]["streamlit_ops_apps"],
-        # The scenario's settings besides the apps (the public URL, the trusted proxies...).
-        "settings": {k: v for k, v in data["_meta"]["hostvars"][master].items()
-                     if k.startswith(("streamlit_ops_", "streamlit_app_", "nginx_proxy_")) and k != "streamlit_ops_apps"},
-    }
+    return inventory_hosts(inventory)
 
 
 def playbook(inventory, *args, apps=None):

@@ -4,17 +4,15 @@ where its client is, and a WebSocket handshake with headers of the test's."""
 
 from __future__ import annotations
 
-import base64
 import os
 import re
-import socket
 import ssl
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
 
-from checks import APP_TEXT, CHROMIUM, CHROMIUM_ARGS
+from checks import APP_TEXT, CHROMIUM, CHROMIUM_ARGS, origin_of, websocket_handshake
 from settings import scenario_env
 
 # The demo app's last lines (tests/images/app/app.py).
@@ -40,22 +38,7 @@ def edge_untrusted() -> str:
 def ws_status(app_url: str, headers: dict | None = None) -> int:
     """The answer to the WebSocket upgrade of app_url's _stcore/stream, as a browser sends it: 101, or the
     refusal's status (a redirect is not followed)."""
-    parts = urlsplit(app_url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    key = base64.b64encode(os.urandom(16)).decode()
-    lines = [f"GET {parts.path}_stcore/stream HTTP/1.1", f"Host: {parts.netloc}", "Upgrade: websocket", "Connection: Upgrade",
-             f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: streamlit",
-             f"Origin: {parts.scheme}://{parts.netloc}", *(f"{name}: {value}" for name, value in (headers or {}).items())]
-    with socket.create_connection((parts.hostname, port), timeout=15) as raw:
-        sock = _insecure().wrap_socket(raw, server_hostname=parts.hostname) if parts.scheme == "https" else raw
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        head = b""
-        while b"\r\n" not in head:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            head += chunk
-    return int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+    return websocket_handshake(app_url, origin=origin_of(app_url), timeout=15, headers=headers, context=_insecure())
 
 
 def _insecure():

@@ -24,6 +24,7 @@ import pytest
 import requests
 
 from edge_client import APP_TEXT, browser, edge_address, new_page
+from hosts import inventory_hosts
 
 LOG = "/var/log/nginx/streamlit_ops_deploy.access.log"
 CONTAINER = "streamlit-login"
@@ -31,12 +32,7 @@ CONTAINER = "streamlit-login"
 
 @pytest.fixture(scope="module")
 def login_app(inventory):
-    out = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", inventory, "--list"],
-                         capture_output=True, text=True, check=True, timeout=120)
-    data = json.loads(out.stdout)
-    master = data["streamlit_master"]["hosts"][0]
-    apps = data["_meta"]["hostvars"][master]["streamlit_ops_apps"]
-    return next(app for app in apps if app["name"] == "login")
+    return next(app for app in inventory_hosts(inventory)["apps"] if app["name"] == "login")
 
 
 @pytest.fixture(scope="module")
