@@ -144,7 +144,7 @@ class StreamlitClient:
         try:
             resp = self.http.put(url, headers=headers, files={"file": ("payload.bin", bytes(size), "application/octet-stream")},
                                  timeout=max(self.timeout, 120))
-            if not any(status != 204 for status in self.result.uploads):
+            if all(status == 204 for status in self.result.uploads):
                 self.result.upload_body = resp.text
             self.result.upload = resp.status_code
             self.result.uploads.append(resp.status_code)
