@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from settings import scenario_env  # noqa: E402  (tests/e2e is on the path, see ../conftest.py)
 from site_runs import site_runs as run_site_runs  # noqa: E402  (this directory is on the path, above)
+from upgrade import upgrade  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +43,17 @@ def apps(inventory, master) -> list[dict]:
 def site_runs(apps, app_url, cafile, inventory, master, children, artifacts):
     """The site.yml runs several checks share (site_runs.py), run once."""
     return run_site_runs(apps, app_url, cafile, inventory, master, children, artifacts)
+
+
+@pytest.fixture(scope="session")
+def paths(apps) -> dict:
+    """Each app's path by name."""
+    return {app["name"]: app.get("path") or f"/{app['name']}/" for app in apps}
+
+
+@pytest.fixture(scope="session")
+def ask(master_address, server_name, cafile):
+    """The master's answer to a WebSocket upgrade of a path with an Origin (and a Host)."""
+    def ask(path, origin, host=None):
+        return upgrade(master_address, server_name, cafile, path, host or server_name, origin)
+    return ask

@@ -21,6 +21,7 @@ import asyncio
 import ssl
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -189,3 +190,15 @@ def _element_text(element) -> str:
 def fresh_session(app_url: str, cafile: str | None = None, upload_size: int | None = None, uploads: int = 1,
                   **kwargs) -> Session:
     return StreamlitClient(app_url, cafile=cafile, **kwargs).session(upload_size, uploads)
+
+
+# The sticky checks and their round-robin control: fresh sessions, each with
+# this many uploads on one kept-alive connection (test_sticky_uploads.py says why).
+SESSIONS = 12
+UPLOADS = 3
+
+
+def count_uploads(url: str, cafile: str | None, sessions: int = SESSIONS, uploads: int = UPLOADS, size: int = 64 * 1024):
+    """The answers to every upload of `sessions` fresh sessions (`uploads` each), and the sessions."""
+    results = [fresh_session(url, cafile=cafile, upload_size=size, uploads=uploads) for dummy in range(sessions)]
+    return Counter(status for r in results for status in r.uploads), results

@@ -114,7 +114,6 @@ def test_an_open_tab_reconnects_by_itself(browser, app_url, children, artifacts)
         assert slider_answers_within(tab, 30) >= 0, tab.seen()
         sockets = len(tab.websockets)
         _kill_everywhere(children)  # whichever child holds the session
-        start = time.monotonic()
         # The tab is never reloaded: the frontend opens a new WebSocket and a
         # new session runs the script, which a slider move proves.
         took = slider_answers_within(tab, RECONNECT_BOUND_S)

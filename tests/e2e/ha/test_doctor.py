@@ -210,7 +210,8 @@ def test_the_answers_behind_the_diagnoses(reports):
     assert "answered 403" in reports["cors_proxy_host"][2]["websocket"]["evidence"]
     assert "413" in reports["body_limit_1m"][2]["upload"]["evidence"]
     assert "/app/app/_stcore/health answered ok" in reports["prefix_stripped"][2]["health"]["evidence"]
-    assert "closed after 30 s idle" in reports["idle_30s"][2]["idle"]["evidence"], reports["idle_30s"][2]["idle"]
+    # Nginx's 30 s timer, and the second or two a loaded machine adds before the close is read.
+    assert re.search(r"closed after 3[0-3] s idle", reports["idle_30s"][2]["idle"]["evidence"]), reports["idle_30s"][2]["idle"]
     assert "http://streamlit.test/app/" in reports["http_redirect"][2]["scheme"]["evidence"]
     # Round robin: the sessions that upload on another replica are counted.
     assert re.match(r"\d+ of 8 fresh sessions", reports["round_robin"][2]["sticky"]["evidence"])

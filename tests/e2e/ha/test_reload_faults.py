@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from hosts import nginx_dump, on, playbook
-from test_origin_guard import upgrade
+from upgrade import upgrade
 
 BLOCKED_PORT = 8443
 # Drives the nginx_proxy role alone on the master (the children untouched).

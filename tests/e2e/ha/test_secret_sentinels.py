@@ -9,6 +9,9 @@ Runs, each with every sentinel planted:
 2. a registry login that fails: an app with pull: always from a registry
    that refuses connections;
 3. a health check that fails: an app whose container never serves.
+In the failing runs the sentinels ride on the failing app itself, beside the
+scenario's apps as they are: the scenario's containers are then recreated
+neither by those runs nor by the run that converges back.
 Each output must also hold a marker that the run prints for sure (the
 control: the capture and the search can find what is there), and a failure
 must still say what failed. The last step converges the scenario again.
@@ -48,11 +51,11 @@ def key_lines(inventory, master) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def planted(apps, tmp_path_factory):
+def planted(tmp_path_factory) -> dict:
+    """The sentinel cookie secret and secrets file, for the failing app to carry."""
     path = tmp_path_factory.mktemp("sentinels") / "secrets.toml"
     path.write_text(f'token = "{FILE}"\n')
-    main = [dict(app, cookie_secret=COOKIE, secrets_file=str(path)) if app["name"] == "main" else app for app in apps]
-    return main
+    return {"cookie_secret": COOKIE, "secrets_file": str(path)}
 
 
 def leaks(output: str, key_lines: list[str], artifacts=None, name="") -> list[str]:
@@ -83,11 +86,11 @@ def test_success_shows_no_secret(site_runs, key_lines):
     assert found == []
 
 
-def test_a_failed_registry_login_shows_no_password(inventory, children, planted, key_lines, converged_after, artifacts):
+def test_a_failed_registry_login_shows_no_password(inventory, children, apps, planted, key_lines, converged_after, artifacts):
     app = {"name": "sentinel-registry", "path": "/sentinel-registry/", "image": f"127.0.0.1:1/visible{TOKEN}:1", "port": 8599,
-           "pull": "always", "hosts": [children[0]], "cookie_secret": COOKIE,
+           "pull": "always", "hosts": [children[0]], **planted,
            "registry": {"url": "127.0.0.1:1", "username": "sentinel", "password": PASSWORD}}
-    rc, out = run_site(inventory, "-vvv", "--diff", extra={"streamlit_ops_apps": [*planted, app]})
+    rc, out = run_site(inventory, "-vvv", "--diff", extra={"streamlit_ops_apps": [*apps, app]})
     found = leaks(out, key_lines, artifacts, "registry")
     assert rc != 0, out[-3000:]
     assert "Logging in failed at one of 127.0.0.1:1" in out, out[-3000:]  # still says what failed
@@ -97,11 +100,10 @@ def test_a_failed_registry_login_shows_no_password(inventory, children, planted,
 def test_a_failed_health_check_shows_no_secret(inventory, children, apps, planted, key_lines, converged_after, artifacts):
     main = next(app for app in apps if app["name"] == "main")
     app = {"name": "sentinel-health", "path": "/sentinel-health/", "image": main["image"], "port": 8598,
-           "command": ["sleep", "600"], "hosts": [children[0]], "cookie_secret": COOKIE,
-           "secrets_file": next(a["secrets_file"] for a in planted if "secrets_file" in a)}
+           "command": ["sleep", "600"], "hosts": [children[0]], **planted}
     if main.get("image_archive"):
         app["image_archive"] = main["image_archive"]
-    rc, out = run_site(inventory, "-vvv", "--diff", extra={"streamlit_ops_apps": [*planted, app], "streamlit_app_health_timeout": 8})
+    rc, out = run_site(inventory, "-vvv", "--diff", extra={"streamlit_ops_apps": [*apps, app], "streamlit_app_health_timeout": 8})
     found = leaks(out, key_lines, artifacts, "health")
     assert rc != 0, out[-3000:]
     assert "sentinel-health did not become healthy within 8 s" in out, out[-3000:]
@@ -135,7 +137,7 @@ def docker_config(child) -> str:
                           capture_output=True, text=True, check=True, timeout=60).stdout
 
 
-def test_registry_credentials_do_not_stay_after_a_failed_pull(inventory, planted, key_lines, fake_registry, converged_after, artifacts):
+def test_registry_credentials_do_not_stay_after_a_failed_pull(inventory, apps, planted, key_lines, fake_registry, converged_after, artifacts):
     child, registry = fake_registry
     # The control: the fake registry takes a login, and the config then shows it.
     subprocess.run(["docker", "exec", child, "docker", "login", registry, "-u", "control", "-p", "control"],
@@ -144,9 +146,9 @@ def test_registry_credentials_do_not_stay_after_a_failed_pull(inventory, planted
     subprocess.run(["docker", "exec", child, "docker", "logout", registry], capture_output=True, check=True, timeout=60)
     assert registry not in docker_config(child)
     app = {"name": "sentinel-login", "path": "/sentinel-login/", "image": f"{registry}/absent:1", "port": 8597,
-           "pull": "always", "hosts": [child], "cookie_secret": COOKIE,
+           "pull": "always", "hosts": [child], **planted,
            "registry": {"url": registry, "username": "sentinel", "password": PASSWORD}}
-    rc, out = run_site(inventory, "-vvv", "--diff", extra={"streamlit_ops_apps": [*planted, app]})
+    rc, out = run_site(inventory, "-vvv", "--diff", extra={"streamlit_ops_apps": [*apps, app]})
     found = leaks(out, key_lines, artifacts, "login")
     assert rc != 0, out[-3000:]
     assert "Log out of the registries again" in out and f"{registry}/absent:1" in out, out[-3000:]  # the pull failed, logout ran
