@@ -89,7 +89,7 @@ unit-newest: host venv-newest
 
 molecule-newest: host venv-newest
 	PATH=$(NEWEST_PATH) STREAMLIT_OPS_SCENARIOS=default \
-	  STREAMLIT_OPS_E2E_SELECT="not bad_input and not bad_settings and not without_a_group and not tls_key and not master_limits" \
+	  STREAMLIT_OPS_E2E_SELECT="not bad_input and not bad_settings and not without_a_group and not tls_key and not master_limits and not swap_ports" \
 	  $(NEWEST_BIN)/pytest -q -s tests/integration
 
 # The benchmark on its own hosts (molecule/bench), destroyed at the end.

@@ -74,6 +74,14 @@ def images(child: str) -> list[str]:
     return on(child, "docker", "images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
 
 
+def at_once(children: list[str]) -> tuple[str, ...]:
+    """site.yml arguments that replace every child in one batch, with no drain
+    wait: for the runs that set up or put back a check's deployment, where the
+    rolling update itself is not what is checked (tests/e2e/ha/test_rolling.py
+    checks that). One batch instead of one per child: a rollout less per run."""
+    return ("-e", f"streamlit_ops_rolling_batch={len(children)}", "-e", "streamlit_ops_drain_timeout=0")
+
+
 def playbook(name: str, inventory: str, *args: str, timeout: float = 900):
     """Run a playbook of the checkout: (rc, output, {host: changed})."""
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), name, "-i", inventory, *args]

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from hosts import inventory_hosts
+from hosts import at_once, inventory_hosts
 
 ROOT = Path(__file__).resolve().parents[3]
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", re.M)
@@ -204,6 +204,7 @@ def test_two_apps_swap_ports(inventory, hosts):
     """Used to fail partway: the first app's new port was still the second's.
     The child removes the containers whose port moves before it starts the new ones."""
     demo, others = hosts["apps"][0], hosts["apps"][1:]
+    every_child = at_once(hosts["children"])
     # A port no other app of the scenario has; the other apps stay as they are.
     second = {**demo, "name": "second", "path": "/second/", "port": 8509}
     master = urlsplit(os.environ["STREAMLIT_OPS_APP_URL"]).netloc
@@ -220,16 +221,16 @@ def test_two_apps_swap_ports(inventory, hosts):
         return out == "200"
 
     try:
-        rc, out, dummy = playbook(inventory, apps=[demo, second, *others])
+        rc, out, dummy = playbook(inventory, *every_child, apps=[demo, second, *others])
         assert rc == 0, out[-3000:]
         assert all(published(c) == {"streamlit-demo": "8501", "streamlit-second": "8509"} for c in hosts["children"])
-        rc, out, dummy = playbook(inventory, apps=[{**demo, "port": 8509}, {**second, "port": 8501}, *others])
+        rc, out, dummy = playbook(inventory, *every_child, apps=[{**demo, "port": 8509}, {**second, "port": 8501}, *others])
         assert rc == 0, out[-3000:]
         assert all(published(c) == {"streamlit-demo": "8509", "streamlit-second": "8501"} for c in hosts["children"])
         assert healthy(demo.get("path") or f"/{demo['name']}/") and healthy("/second/")
         assert not healthy("/no-such-app/")  # control: the check can fail
     finally:
-        rc, out, dummy = playbook(inventory)
+        rc, out, dummy = playbook(inventory, *every_child)
         assert rc == 0, out[-3000:]
         assert all(published(c) == {"streamlit-demo": "8501"} for c in hosts["children"])
 

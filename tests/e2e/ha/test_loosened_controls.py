@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from hosts import playbook
+from hosts import at_once, playbook
 from stclient import SESSIONS, UPLOADS, count_uploads
 from upgrade import FOREIGN
 
@@ -21,26 +21,27 @@ from upgrade import FOREIGN
 class Loosened:
     """main redeployed with round-robin routing and every origin let through."""
 
-    def __init__(self, inventory: str, apps: list[dict]):
+    def __init__(self, inventory: str, apps: list[dict], children: list[str]):
         self.inventory = inventory
         self.apps = apps
+        self.args = at_once(children)
         self.restored = False
 
     def deploy(self) -> None:
         loosened = [dict(app, sticky="none", origin_policy="open") if app["name"] == "main" else app for app in self.apps]
-        rc, out, dummy = playbook("site.yml", self.inventory, "-e", json.dumps({"streamlit_ops_apps": loosened}))
+        rc, out, dummy = playbook("site.yml", self.inventory, *self.args, "-e", json.dumps({"streamlit_ops_apps": loosened}))
         assert rc == 0, out[-3000:]
 
     def restore(self) -> None:
         if not self.restored:
             self.restored = True
-            rc, out, dummy = playbook("site.yml", self.inventory)
+            rc, out, dummy = playbook("site.yml", self.inventory, *self.args)
             assert rc == 0, f"restoring the apps failed: {out[-3000:]}"
 
 
 @pytest.fixture(scope="module")
-def loosened(inventory, apps):
-    state = Loosened(inventory, apps)
+def loosened(inventory, apps, children):
+    state = Loosened(inventory, apps, children)
     try:
         state.deploy()
         yield state

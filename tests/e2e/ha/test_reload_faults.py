@@ -25,7 +25,7 @@ import time
 import pytest
 import requests
 
-from hosts import nginx_dump, on, playbook
+from hosts import at_once, nginx_dump, on, playbook
 from upgrade import upgrade
 
 BLOCKED_PORT = 8443
@@ -46,25 +46,25 @@ def handshake(master_address, server_name, cafile, main_path):
 
 
 @pytest.fixture
-def converged(inventory, master):
+def converged(inventory, master, children):
     """The master's configuration before the test, which must be in place again after it."""
     before = nginx_dump(master)
     yield before
     if nginx_dump(master) != before:
-        rc, out, dummy = playbook("site.yml", inventory)
+        rc, out, dummy = playbook("site.yml", inventory, *at_once(children))
         assert rc == 0, out[-3000:]
     assert nginx_dump(master) == before
 
 
 @pytest.fixture(scope="module")
-def https_port_restored(inventory, master):
+def https_port_restored(inventory, master, children):
     """The master's configuration before the HTTPS port checks (the run that
     fails and its control), put back by one site run after both: a new HTTPS
     port also changes the children (the strict app's public origin names it).
     These checks come last in this module, so this runs right after them."""
     before = nginx_dump(master)
     yield before
-    rc, out, dummy = playbook("site.yml", inventory)
+    rc, out, dummy = playbook("site.yml", inventory, *at_once(children))
     assert rc == 0, out[-3000:]
     assert nginx_dump(master) == before
 
@@ -176,10 +176,10 @@ def test_control_a_restart_under_load_fails_some(converged, master, app_url, caf
     assert failed, "a restart under load failed nothing: the load cannot see an outage"
 
 
-def test_runtime_reload_failure_fails_the_run_and_restores(https_port_restored, port_taken, inventory, master, handshake):
+def test_runtime_reload_failure_fails_the_run_and_restores(https_port_restored, port_taken, inventory, master, children, handshake):
     converged = https_port_restored
     assert handshake() == 101
-    rc, out, dummy = playbook("site.yml", inventory, "-e", f"nginx_proxy_https_port={BLOCKED_PORT}")
+    rc, out, dummy = playbook("site.yml", inventory, *at_once(children), "-e", f"nginx_proxy_https_port={BLOCKED_PORT}")
     assert rc != 0, out[-3000:]
     # The cause, in Nginx's own words, and what was done about it.
     assert f"bind() to 0.0.0.0:{BLOCKED_PORT} failed (98: Address already in use)" in out, out[-3000:]
@@ -189,10 +189,10 @@ def test_runtime_reload_failure_fails_the_run_and_restores(https_port_restored, 
     assert handshake() == 101
 
 
-def test_control_the_same_change_applies_without_the_blocker(https_port_restored, inventory, master):
+def test_control_the_same_change_applies_without_the_blocker(https_port_restored, inventory, master, children):
     """Without another process on the port the same run passes and moves the
     listener: the failure above is the taken port, not the change. The
     fixture converges the deployment back afterwards."""
-    rc, out, dummy = playbook("site.yml", inventory, "-e", f"nginx_proxy_https_port={BLOCKED_PORT}")
+    rc, out, dummy = playbook("site.yml", inventory, *at_once(children), "-e", f"nginx_proxy_https_port={BLOCKED_PORT}")
     assert rc == 0, out[-3000:]
     assert f"listen {BLOCKED_PORT} ssl" in nginx_dump(master)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from hosts import at_once
 from sentinels import COOKIE, FILE, PASSWORD, TOKEN
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -68,9 +69,9 @@ def leaks(output: str, key_lines: list[str], artifacts=None, name="") -> list[st
 
 
 @pytest.fixture(scope="module")
-def converged_after(inventory):
+def converged_after(inventory, children):
     yield
-    rc, out = run_site(inventory)
+    rc, out = run_site(inventory, *at_once(children))
     assert rc == 0, out[-3000:]
 
 
