@@ -196,10 +196,12 @@ def control_lock_and_back(runs: Runs, app_url, cafile, inventory, master, artifa
             runs.holder = wait_for_holder(master, control)
             if runs.holder:
                 # Both race for the lock the control holds: one gives up after
-                # 2 s, the other (the scenario's own run) waits.
-                back = Background(inventory)
+                # 2 s, the other (the scenario's own run) waits, longer than
+                # the default 300 s: the -vvv control ran past 5 min on a
+                # loaded CI machine.
+                back = Background(inventory, "-e", "streamlit_ops_lock_wait=1800")
                 runs.refused = run(inventory, "-e", "streamlit_ops_lock_wait=2")
-            runs.control = control.result()
+            runs.control = control.result(timeout=1800)
         finally:
             control.kill()
             if back is not None and runs.control is None:
