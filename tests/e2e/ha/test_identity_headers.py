@@ -84,13 +84,13 @@ def test_forged_identity_header_is_cleared(trusted, app_url, cafile, children):
     assert forged not in seen, f"{trusted} reached a child: {seen}"
 
 
-def test_forged_header_is_cleared_on_the_websocket(trusted, apps, children, master_address, server_name, cafile):
+def test_forged_header_is_cleared_on_the_websocket(trusted, paths, children, master_address, server_name, cafile):
     """The same on the upgrade itself, sent with raw headers."""
     import socket
     import ssl
 
     forged, other = f"forged-{uuid.uuid4().hex}", f"kept-{uuid.uuid4().hex}"
-    path = next(app.get("path") or f"/{app['name']}/" for app in apps if app["name"] == "main")
+    path = paths["main"]
 
     def traffic():
         context = ssl.create_default_context(cafile=cafile)

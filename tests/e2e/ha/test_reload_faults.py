@@ -26,7 +26,6 @@ import pytest
 import requests
 
 from hosts import at_once, nginx_dump, on, playbook
-from upgrade import upgrade
 
 BLOCKED_PORT = 8443
 # Drives the nginx_proxy role alone on the master (the children untouched).
@@ -34,14 +33,10 @@ PROXY_ONLY = "tests/e2e/ha/playbooks/proxy_only.yml"
 
 
 @pytest.fixture(scope="module")
-def main_path(apps) -> str:
-    return next(app.get("path") or f"/{app['name']}/" for app in apps if app["name"] == "main")
-
-
-@pytest.fixture(scope="module")
-def handshake(master_address, server_name, cafile, main_path):
+def handshake(ask, paths, server_name):
+    """The main app's upgrade with its own origin: 101 while the proxy serves it."""
     def handshake() -> int:
-        return upgrade(master_address, server_name, cafile, main_path, server_name, f"https://{server_name}")
+        return ask(paths["main"], f"https://{server_name}")
     return handshake
 
 
