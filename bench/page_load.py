@@ -21,6 +21,7 @@ import base64
 import collections
 import time
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 try:
@@ -113,12 +114,27 @@ class Load:
         }
 
 
+# Chromium aborts requests in flight when an address on the machine comes or
+# goes: on a CI machine, when the other lane creates or removes its test network.
+NETWORK_CHANGED = "ERR_NETWORK_CHANGED"
+
+
 def load_once(browser, url: str, text: str, timeout_s: float) -> dict:
+    """One cold load; once more when the machine's network changed under Chromium."""
+    log = Load()
+    try:
+        return _load(browser, url, text, timeout_s, log)
+    except PlaywrightError as exc:
+        if NETWORK_CHANGED not in " ".join([str(exc), *(str(r["failed"]) for r in log.requests.values())]):
+            raise
+    return _load(browser, url, text, timeout_s, Load())
+
+
+def _load(browser, url: str, text: str, timeout_s: float, log: Load) -> dict:
     context = browser.new_context(service_workers="block")
     try:
         page = context.new_page()
         cdp = context.new_cdp_session(page)
-        log = Load()
         log.attach(cdp)
         cdp.send("Network.enable")
         cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from checks import APP_TEXT, CHROMIUM, CHROMIUM_ARGS
+from checks import APP_TEXT, CHROMIUM, CHROMIUM_ARGS, NETWORK_CHANGED
 
 SECOND_PAGE_TEXT = "This is the second page of Streamlit ops"
 
@@ -54,9 +54,17 @@ class Tab:
             return False
 
     def open(self, url: str, text: str = APP_TEXT) -> bool:
-        """Load url and wait until the script's text renders (it needs the WebSocket)."""
-        return self._try(lambda: (self.page.goto(url, wait_until="domcontentloaded", timeout=self.wait_ms),
-                                  self.page.get_by_text(text).first.wait_for(timeout=self.wait_ms)))
+        """Load url and wait until the script's text renders (it needs the WebSocket);
+        once more when the machine's network changed under Chromium (checks.py)."""
+        def load():
+            seen = len(self.console_errors)
+            done = self._try(lambda: (self.page.goto(url, wait_until="domcontentloaded", timeout=self.wait_ms),
+                                      self.page.get_by_text(text).first.wait_for(timeout=self.wait_ms)))
+            return done, any(NETWORK_CHANGED in e for e in self.console_errors[seen:])
+        done, changed = load()
+        if not done and changed:
+            done, changed = load()
+        return done
 
     def shows(self, text: str, timeout_s: float | None = None) -> bool:
         ms = self.wait_ms if timeout_s is None else int(timeout_s * 1000)

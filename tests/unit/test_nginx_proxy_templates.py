@@ -806,7 +806,8 @@ class _Backend:
         self.name = name
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll: shutdown() waits for it, at every live test's teardown.
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def stop(self):
@@ -1092,7 +1093,7 @@ class AuthEndpoint:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def stop(self):
         self.server.shutdown()
@@ -1267,6 +1268,28 @@ def _run_validate(tmp_path: Path, values: dict) -> subprocess.CompletedProcess:
     )
 
 
+def _run_validate_hosts(tmp_path: Path, common: dict, hosts: dict[str, dict]) -> dict[str, list[str] | None]:
+    """One validate run, one local host per case (its nginx_proxy_* values as
+    host vars; common as extra vars, which the role's own vars would outrank
+    as host vars): {case: None when it passed, else the failure's problem lines}."""
+    inventory = tmp_path / "inventory.json"
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory.write_text(json.dumps({"all": {"hosts": {name: {**values, **local} for name, values in hosts.items()}}}))
+    extra = tmp_path / "extra_vars.json"
+    extra.write_text(json.dumps(common))
+    result = _ansible_playbook("-i", str(inventory), str(FIXTURES / "validate.yml"), "--check", "--tags", "nginx_proxy_validate",
+                               "-e", f"@{extra}", env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
+    report = json.loads(result.stdout)
+    outcome: dict[str, list[str] | None] = {}
+    for task in report["plays"][0]["tasks"]:
+        for name, host in task["hosts"].items():
+            outcome.setdefault(name, None)
+            if host.get("failed") and outcome[name] is None:
+                outcome[name] = host["msg"].splitlines()[1:]
+    assert set(outcome) == set(hosts), result.stdout[-3000:]
+    return outcome
+
+
 def _failure_message(result: subprocess.CompletedProcess) -> str:
     report = json.loads(result.stdout)
     tasks = report["plays"][0]["tasks"]
@@ -1309,14 +1332,15 @@ def test_validate_rejects_cross_field_errors(tmp_path):
 
 
 def test_validate_accepts_every_good_shape(tmp_path, fake_master, certificate):
-    host = {**fake_master(20000), **_main_config(tmp_path)}
+    hosts = {}
     for shape in GOOD:
-        values = {**SHAPES[shape]["vars"], **host}
+        values = dict(SHAPES[shape]["vars"])
         if _tls(shape):
             # Files that exist, on the controller or (remote_src) the master; both are this machine.
             values.update(nginx_proxy_tls_certificate=str(certificate[0]), nginx_proxy_tls_certificate_key=str(certificate[1]))
-        result = _run_validate(tmp_path, values)
-        assert result.returncode == 0, result.stdout
+        hosts[shape] = values
+    outcome = _run_validate_hosts(tmp_path, {**fake_master(20000), **_main_config(tmp_path)}, hosts)
+    assert outcome == dict.fromkeys(GOOD), outcome
 
 
 def test_validate_checks_the_new_app_fields(tmp_path):
@@ -1329,26 +1353,32 @@ def test_validate_checks_the_new_app_fields(tmp_path):
 
 def test_validate_checks_the_tls_settings(tmp_path, fake_master, certificate):
     cert, key = map(str, certificate)
-    values = {**APP, **fake_master(20000), **_main_config(tmp_path)}
-    tls = {**values, "nginx_proxy_tls_certificate": cert, "nginx_proxy_tls_certificate_key": key}
-    assert _run_validate(tmp_path, tls).returncode == 0
-    assert _run_validate(tmp_path, {**tls, "nginx_proxy_tls_remote_src": True}).returncode == 0
-    (problem,) = _problems(_run_validate(tmp_path, {**values, "nginx_proxy_tls_certificate_key": key}))
-    assert problem == (
+    tls = {**APP, "nginx_proxy_tls_certificate": cert, "nginx_proxy_tls_certificate_key": key}
+    missing = str(tmp_path / "missing.key")
+    outcome = _run_validate_hosts(tmp_path, {**fake_master(20000), **_main_config(tmp_path)}, {
+        "tls": tls,
+        "remote_src": {**tls, "nginx_proxy_tls_remote_src": True},
+        "key_only": {**APP, "nginx_proxy_tls_certificate_key": key},
+        "missing_key": {**tls, "nginx_proxy_tls_certificate_key": missing},
+        "missing_remote_key": {**tls, "nginx_proxy_tls_certificate_key": missing, "nginx_proxy_tls_remote_src": True},
+        "ports": {**tls, "nginx_proxy_https_port": 80, "nginx_proxy_hsts_max_age": -1},
+        # One port is fine without TLS (the HTTPS port is then unused) and in drop-in mode.
+        "one_port_plain": {**APP, "nginx_proxy_https_port": 80},
+        "one_port_dropin": {**tls, "nginx_proxy_https_port": 80, "nginx_proxy_server": False},
+    })
+    assert sorted(case for case, problems in outcome.items() if problems is None) == ["one_port_dropin", "one_port_plain", "remote_src", "tls"]
+    assert outcome["key_only"] == [
         "- nginx_proxy_tls_certificate is not set, but nginx_proxy_tls_certificate_key is: set both (PEM certificate "
         "and its key) for HTTPS, or neither for plain HTTP"
-    )
-    missing = str(tmp_path / "missing.key")
-    (problem,) = _problems(_run_validate(tmp_path, {**tls, "nginx_proxy_tls_certificate_key": missing}))
+    ]
+    (problem,) = outcome["missing_key"]
     assert problem.startswith(f"- nginx_proxy_tls_certificate_key {missing} is not a file on the controller")
-    (problem,) = _problems(_run_validate(tmp_path, {**tls, "nginx_proxy_tls_certificate_key": missing, "nginx_proxy_tls_remote_src": True}))
-    assert problem.startswith(f"- nginx_proxy_tls_certificate_key {missing} is not a file on localhost (nginx_proxy_tls_remote_src is true)")
-    problems = _problems(_run_validate(tmp_path, {**tls, "nginx_proxy_https_port": 80, "nginx_proxy_hsts_max_age": -1}))
+    (problem,) = outcome["missing_remote_key"]
+    # The master by its inventory name.
+    assert problem.startswith(f"- nginx_proxy_tls_certificate_key {missing} is not a file on missing_remote_key (nginx_proxy_tls_remote_src is true)")
+    problems = outcome["ports"]
     assert [line.split(" ", 2)[1] for line in problems] == ["nginx_proxy_https_port", "nginx_proxy_hsts_max_age"]
     assert "equals nginx_proxy_listen_port" in problems[0]
-    # One port is fine without TLS (the HTTPS port is then unused) and in drop-in mode.
-    assert _run_validate(tmp_path, {**values, "nginx_proxy_https_port": 80}).returncode == 0
-    assert _run_validate(tmp_path, {**tls, "nginx_proxy_https_port": 80, "nginx_proxy_server": False}).returncode == 0
 
 
 def _skipped(item: dict) -> bool:

@@ -179,30 +179,41 @@ def _inventory_without(hosts: dict, tmp_path: Path, group: str, empty: bool) -> 
     return str(path)
 
 
+_ENV = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+
+
+@pytest.fixture(scope="module")
+def both_groups_check(hosts, tmp_path_factory) -> subprocess.CompletedProcess:
+    """The control of the site.yml cases below, run once: the same inventory
+    with both groups passes the first play (check mode)."""
+    path = _inventory_without(hosts, tmp_path_factory.mktemp("both-groups"), "none", False)
+    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "site.yml", "-i", path, "--check"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, env=_ENV, check=False)
+
+
 @pytest.mark.parametrize("name", ["site.yml", "remove.yml"])
 @pytest.mark.parametrize(("group", "empty"), [("streamlit_master", False), ("streamlit_master", True), ("streamlit_children", False)])
-def test_an_inventory_without_a_group_fails_before_any_change(inventory, hosts, tmp_path, name, group, empty):
+def test_an_inventory_without_a_group_fails_before_any_change(inventory, hosts, tmp_path, name, group, empty, request):
     """remove.yml used to skip the master's play and remove the children's containers while Nginx still routed to them."""
     path = _inventory_without(hosts, tmp_path, group, empty)
     before = host_state(hosts)
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), name, "-i", path]
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env, check=False)
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=_ENV, check=False)
     out = " ".join((result.stdout + result.stderr).split())
     assert result.returncode != 0, out[-3000:]
     assert "The inventory needs at least one host in the group streamlit_master" in out, out[-3000:]
     assert "error while templating" not in out.lower(), out[-3000:]
     assert host_state(hosts) == before
-    # Control: the same inventory with both groups passes the first play (check mode).
     if name == "site.yml":
-        path = _inventory_without(hosts, tmp_path, "none", False)
-        result = subprocess.run([*cmd[:-1], path, "--check"], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env, check=False)
-        assert result.returncode == 0, result.stdout[-3000:]
+        control = request.getfixturevalue("both_groups_check")
+        assert control.returncode == 0, control.stdout[-3000:]
 
 
+@pytest.mark.last
 def test_two_apps_swap_ports(inventory, hosts):
     """Used to fail partway: the first app's new port was still the second's.
-    The child removes the containers whose port moves before it starts the new ones."""
+    The child removes the containers whose port moves before it starts the new ones.
+    It runs last (conftest.py) and leaves the ports swapped."""
     demo, others = hosts["apps"][0], hosts["apps"][1:]
     every_child = at_once(hosts["children"])
     # A port no other app of the scenario has; the other apps stay as they are.
@@ -220,19 +231,14 @@ def test_two_apps_swap_ports(inventory, hosts):
                              capture_output=True, text=True, timeout=60, check=False).stdout
         return out == "200"
 
-    try:
-        rc, out, dummy = playbook(inventory, *every_child, apps=[demo, second, *others])
-        assert rc == 0, out[-3000:]
-        assert all(published(c) == {"streamlit-demo": "8501", "streamlit-second": "8509"} for c in hosts["children"])
-        rc, out, dummy = playbook(inventory, *every_child, apps=[{**demo, "port": 8509}, {**second, "port": 8501}, *others])
-        assert rc == 0, out[-3000:]
-        assert all(published(c) == {"streamlit-demo": "8509", "streamlit-second": "8501"} for c in hosts["children"])
-        assert healthy(demo.get("path") or f"/{demo['name']}/") and healthy("/second/")
-        assert not healthy("/no-such-app/")  # control: the check can fail
-    finally:
-        rc, out, dummy = playbook(inventory, *every_child)
-        assert rc == 0, out[-3000:]
-        assert all(published(c) == {"streamlit-demo": "8501"} for c in hosts["children"])
+    rc, out, dummy = playbook(inventory, *every_child, apps=[demo, second, *others])
+    assert rc == 0, out[-3000:]
+    assert all(published(c) == {"streamlit-demo": "8501", "streamlit-second": "8509"} for c in hosts["children"])
+    rc, out, dummy = playbook(inventory, *every_child, apps=[{**demo, "port": 8509}, {**second, "port": 8501}, *others])
+    assert rc == 0, out[-3000:]
+    assert all(published(c) == {"streamlit-demo": "8509", "streamlit-second": "8501"} for c in hosts["children"])
+    assert healthy(demo.get("path") or f"/{demo['name']}/") and healthy("/second/")
+    assert not healthy("/no-such-app/")  # control: the check can fail
 
 
 def test_master_limits_fail_before_the_children_change(inventory, hosts):

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from checks import APP_TEXT, CHROMIUM, CHROMIUM_ARGS, origin_of, websocket_handshake
+from checks import APP_TEXT, CHROMIUM, CHROMIUM_ARGS, NETWORK_CHANGED, origin_of, websocket_handshake
 from settings import scenario_env
 
 # The demo app's last lines (tests/images/app/app.py).
@@ -68,10 +68,23 @@ def new_page(chromium, timeout_s: float = 45, **context_options):
 
 
 def app_report(page, url: str, screenshot=None) -> str:
-    """Load url and return the app's text once its script ran to the end (which needs the WebSocket)."""
-    page.goto(url, wait_until="domcontentloaded")
-    page.get_by_text(APP_TEXT).first.wait_for()
-    page.get_by_text(REPORT_TEXT).first.wait_for()
+    """Load url and return the app's text once its script ran to the end (which
+    needs the WebSocket); once more when the machine's network changed under
+    Chromium (checks.py)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    errors: list[str] = []
+    page.on("console", lambda m: m.type == "error" and len(errors) < 50 and errors.append(m.text))
+    for attempt in range(2):
+        seen = len(errors)
+        try:
+            page.goto(url, wait_until="domcontentloaded")
+            page.get_by_text(APP_TEXT).first.wait_for()
+            page.get_by_text(REPORT_TEXT).first.wait_for()
+            break
+        except PlaywrightError as exc:
+            if attempt or NETWORK_CHANGED not in " ".join([str(exc), *errors[seen:]]):
+                raise
     if screenshot:
         page.screenshot(path=str(screenshot), full_page=True)
     return page.inner_text("body")

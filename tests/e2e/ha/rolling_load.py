@@ -16,11 +16,16 @@ ROLLOUT = re.compile(r"Rollout of (?P<hosts>[^:]+): (?P<seconds>[\d.]+) s from d
 
 @dataclass
 class Load:
-    """Workers that each open fresh sessions (page, health, WebSocket upgrade) until stopped."""
+    """Workers that each open fresh sessions (page, health, WebSocket upgrade)
+    until stopped, paced to rate_per_s in all. Unpaced, four workers ran at
+    about 40/s: every session runs the app's script, and on 2 cores that load
+    took the CPU from the run it watched (and from a scenario beside it). At
+    10/s a rollout's gap of even a second still fails several sessions."""
 
     app_url: str
     cafile: str
     workers: int = 4
+    rate_per_s: float = 10.0
     max_seconds: float = 900
     max_sessions: int = 20000
     ok: int = 0
@@ -49,6 +54,8 @@ class Load:
 
     def _work(self):
         deadline = self.started + self.max_seconds
+        pace = self.workers / self.rate_per_s
+        due = time.monotonic()
         while not self._stop.is_set() and time.monotonic() < deadline:
             failure = self._one()
             with self._lock:
@@ -58,6 +65,9 @@ class Load:
                     self.failures.append(f"{time.monotonic() - self.started:.1f}s {failure}")
                 if self.ok + len(self.failures) >= self.max_sessions:
                     self._stop.set()
+            # A late session starts the next at once, without a burst to catch up.
+            due = max(due + pace, time.monotonic())
+            self._stop.wait(max(0.0, due - time.monotonic()))
 
     def __enter__(self):
         self.started = time.monotonic()
