@@ -114,9 +114,10 @@ images: host venv
 # the 2 cores. The work is mostly CPU (Ansible's tasks, the apps, the
 # browser), so a lane beside the other runs about 1.3 to 1.6 times slower
 # than alone; a third lane slowed every scenario by 1.6 to 1.8 times. Lane A:
-# `ha`, the longest (about 45 min alone), then `standalone`; lane B: unit,
-# packaging, `default`, `dropin`, `edge`, the bench smoke, then the newest end
-# (`default` there after the oldest end's: one scenario's hosts and names).
+# `ha`, the longest (61 min beside lane B in CI), `standalone`, the newest
+# unit tests; lane B: unit, packaging, `default`, `dropin`, `edge`, the bench
+# smoke, the newest `default` (after the oldest end's: one scenario's hosts
+# and names).
 # `lint` is not a step of its own: tests/unit/test_lint.py runs the same
 # ansible-lint from the same venv (and yamllint strict) inside `unit`.
 # --output-sync=line keeps the output live; each scenario's whole log is also
@@ -126,11 +127,11 @@ test: host venv venv-newest images
 
 lane-a:
 	STREAMLIT_OPS_SCENARIOS="ha standalone" $(MAKE) molecule
+	$(MAKE) unit-newest
 
 lane-b:
 	$(MAKE) unit
 	$(MAKE) packaging
 	STREAMLIT_OPS_SCENARIOS="default dropin edge" $(MAKE) molecule
 	$(MAKE) bench-smoke
-	$(MAKE) unit-newest
 	$(MAKE) molecule-newest
