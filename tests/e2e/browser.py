@@ -62,9 +62,7 @@ class Tab:
                                       self.page.get_by_text(text).first.wait_for(timeout=self.wait_ms)))
             return done, any(NETWORK_CHANGED in e for e in self.console_errors[seen:])
         done, changed = load()
-        if not done and changed:
-            done, changed = load()
-        return done
+        return done or (changed and load()[0])
 
     def shows(self, text: str, timeout_s: float | None = None) -> bool:
         ms = self.wait_ms if timeout_s is None else int(timeout_s * 1000)
