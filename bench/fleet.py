@@ -174,6 +174,25 @@ def run_ansible(fleet: dict, args: list[str], log_name: str, timeout: float = 90
             "host_results": sum(h["ok"] + h["skipped"] for h in recap.values())}
 
 
+def app_backends(fleet: dict) -> dict:
+    """The bench app as nginx_proxy_apps takes it: every child the app runs on."""
+    app = fleet["app"]
+    return {"name": app["name"], "path": app["path"],
+            "backends": [f"{c['ip']}:{app['port']}" for c in fleet["children"]]}
+
+
+def configure_master(fleet: dict, apps: list[dict], log_name: str, extra: dict | None = None) -> dict:
+    """Run the real nginx_proxy role on the master alone (bench/playbooks/master.yml)
+    with these nginx_proxy_apps and any other nginx_proxy_* variables in extra."""
+    inventory = write_inventory(fleet, [], f"master-{log_name}")
+    playbook = ROOT / "bench" / "playbooks" / "master.yml"
+    variables = json.dumps(dict(extra or {}, bench_proxy_apps=apps))
+    result = run_ansible(fleet, ["ansible-playbook", str(playbook), "-i", str(inventory), "-e", variables],
+                         f"master-{log_name}", timeout=600)
+    check_ran(result, f"the nginx_proxy role on the master ({log_name})")
+    return result
+
+
 def check_ran(result: dict, what: str) -> None:
     if result["rc"] != 0:
         raise RuntimeError(f"{what} failed (rc {result['rc']}); see {result['log']}")

@@ -2,7 +2,7 @@
 
 1. A light WebSocket backend (bench/wsbackend.py, standard library only) is
    copied to the first child and started there on port 9100.
-2. bench/playbooks/wsbackend.yml runs the real nginx_proxy role on the master
+2. bench/playbooks/master.yml runs the real nginx_proxy role on the master
    with the app's entry plus ``wsecho`` at /wsecho/ -> CHILD:9100, so the
    role's own location and worker settings are what is measured.
 3. The peer: a second Nginx on the master, port 8090, with Debian's stock
@@ -310,22 +310,14 @@ def stop_backend(child: dict) -> None:
 
 
 def proxy_apps(fleet: dict, with_echo: bool) -> list[dict]:
-    app = fleet["app"]
-    apps = [{"name": app["name"], "path": app["path"],
-             "backends": [f"{c['ip']}:{app['port']}" for c in fleet["children"]]}]
+    apps = [fl.app_backends(fleet)]
     if with_echo:
         apps.append(dict(ECHO, backends=[f"{fleet['children'][0]['ip']}:{BACKEND_PORT}"]))
     return apps
 
 
 def configure_master(fleet: dict, with_echo: bool) -> dict:
-    inventory = fl.write_inventory(fleet, [], "ramp-master")
-    playbook = os.path.join(HERE, "playbooks", "wsbackend.yml")
-    extra = json.dumps({"bench_proxy_apps": proxy_apps(fleet, with_echo)})
-    result = fl.run_ansible(fleet, ["ansible-playbook", playbook, "-i", str(inventory), "-e", extra],
-                            f"ramp-master-{'echo' if with_echo else 'restore'}", timeout=600)
-    fl.check_ran(result, "the nginx_proxy role on the master")
-    return result
+    return fl.configure_master(fleet, proxy_apps(fleet, with_echo), f"ramp-{'echo' if with_echo else 'restore'}")
 
 
 def start_peer(fleet: dict) -> None:
