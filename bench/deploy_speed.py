@@ -19,12 +19,15 @@
    profile_tasks callback by environment, a reporting aid that prints a
    line per task; its timings and the number of tasks each run started go
    into the details.
-3. Warm: the image is on every child (an untimed converge of all of them
-   first); for 1, 2 and 4 children, an untimed converge of that shape, then
-   the timed one with one env value of the app changed, so each child
-   recreates its container and waits for its health check. These runs set
-   streamlit_ops_rolling_batch to the number of children (all at once, no
-   rolling), and the goal is 4 children <= 1.3x the time of 1.
+3. Scale: the image is on every child (an untimed converge of all of them
+   first); for 1, 2, 4 and 8 children, an untimed converge of that shape,
+   then the timed warm one with one env value of the app changed, so each
+   child recreates its container and waits for its health check, then the
+   no-op rerun of that shape (checkout way, SCALE_NOOP runs, median). These
+   runs set streamlit_ops_rolling_batch to the number of children (all at
+   once, no rolling). The goal: the widest shape's warm converge and no-op
+   rerun each <= 1.3x the time of 1 child. Sizes above the children the
+   scenario has are left out and the table says so.
 4. Rollout: on 2 children, the same env change with the default rolling
    update (one child at a time, drained and re-admitted); the run's
    "Rollout of CHILD: N s from drain to re-admit" lines give the rollout time
@@ -54,9 +57,11 @@ except ImportError:
 NOOP_GOAL_S = 15.0
 WARM_GOAL = 1.3
 ROLLOUT = re.compile(r"Rollout of (?P<hosts>[^:]+): (?P<seconds>[\d.]+) s from drain to re-admit")
-FULL = {"noop_runs": 3, "warm_sizes": [1, 2, 4], "cold_children": 2}
+# noop_runs: each way at the cold run's 2 children; scale_noop_runs: the
+# checkout's no-op rerun after each warm shape (the median is the figure).
+FULL = {"noop_runs": 3, "warm_sizes": [1, 2, 4, 8], "cold_children": 2, "scale_noop_runs": 3}
 # The smoke times one warm shape, the cold run's own: it needs no shaping run.
-SMOKE = {"noop_runs": 1, "warm_sizes": [2], "cold_children": 2}
+SMOKE = {"noop_runs": 1, "warm_sizes": [2], "cold_children": 2, "scale_noop_runs": 1}
 # A reporting aid in both ways: a line per task, and all of them in the recap.
 PROFILE = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks", "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "all"}
 MODES = {"user": "installed collection, no ansible.cfg", "checkout": "checkout with its ansible.cfg"}
@@ -135,6 +140,7 @@ def run(fleet: dict, smoke: bool = False) -> dict:
     cfg = SMOKE if smoke else FULL
     hosts = fleet.get("all_children") or fleet["children"]
     sizes = [n for n in cfg["warm_sizes"] if n <= len(hosts)]
+    left_out = [n for n in cfg["warm_sizes"] if n > len(hosts)]
     cold_children = hosts[: cfg["cold_children"]]
     base_env = dict(fleet["app"].get("env") or {})
     details: dict = {"runs": {}}
@@ -211,7 +217,8 @@ def run(fleet: dict, smoke: bool = False) -> dict:
                          "deploy-warm-prep", timeout=1800)
         details["runs"]["warm_prep"] = prep
         fl.check_ran(prep, "converge of every child (untimed)")
-    warm = {}
+    warm: dict = {}
+    scale_noop: dict = {}
     for size in sizes:
         children = hosts[:size]
         at_once = {"streamlit_ops_rolling_batch": size}
@@ -228,6 +235,12 @@ def run(fleet: dict, smoke: bool = False) -> dict:
         fl.check_ran(timed, f"warm converge of {size} children")
         warm[size] = dict(timed, env=env)
         warm_env = env
+        changed_inv = fl.write_inventory(fleet, children, f"deploy-{size}-changed", env, at_once)
+        scale_noop[size] = [_playbook(fleet, changed_inv, f"deploy-noop-{size}-{i}")
+                            for i in range(cfg["scale_noop_runs"])]
+        for result in scale_noop[size]:
+            fl.check_ran(result, f"no-op rerun of {size} children")
+            result["profile"] = result["profile"][:5]
     details["runs"]["warm"] = {str(k): v for k, v in warm.items()}
     base = warm[sizes[0]]["seconds"]
     for size in sizes:
@@ -238,6 +251,21 @@ def run(fleet: dict, smoke: bool = False) -> dict:
                            f"<= {WARM_GOAL:g}x" if last and size > sizes[0] else None,
                            (result["seconds"] / base <= WARM_GOAL) if last and size > sizes[0] else None))
     details["warm_changed"] = {str(k): v["recap"] for k, v in warm.items()}
+    details["runs"]["scale_noop"] = {str(k): v for k, v in scale_noop.items()}
+    noop_base = fl.median([r["seconds"] for r in scale_noop[sizes[0]]])
+    for size in sizes:
+        runs = scale_noop[size]
+        seconds = fl.median([r["seconds"] for r in runs])
+        changed = max(r["changed"] for r in runs)
+        last = size == sizes[-1] and size > sizes[0]
+        rows.append(fl.row(f"no-op rerun, checkout, {size} child{'ren' if size > 1 else ''}, median of {len(runs)}"
+                           + (f", {changed} changed" if changed else ""),
+                           seconds, "s", f"no-op, {sizes[0]} child", noop_base,
+                           f"<= {WARM_GOAL:g}x, 0 changed" if last else None,
+                           (seconds / noop_base <= WARM_GOAL and changed == 0) if last else None))
+    if left_out:
+        rows.append(fl.row(f"warm converge and no-op rerun, {', '.join(map(str, left_out))} children", "not run", "",
+                           goal=f"the scenario has {len(hosts)} children", met=None))
 
     # 4. Rollout: the default rolling update of 2 children, per child, from
     # the state the warm run of 2 children left (the same shape; the batch
