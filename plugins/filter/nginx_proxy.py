@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import nginx_proxy_brotli as brotli
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import nginx_proxy_rules as rules
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import specs
 
@@ -16,7 +17,7 @@ def _normalized(settings) -> tuple[dict, list[str]]:
 def nginx_proxy_errors(settings, host, found):
     # Every nginx_proxy_* variable, so a misspelt one is reported too.
     values, problems = specs.check(specs.role_options("nginx_proxy", None), dict(settings))
-    return problems or rules.settings_errors(values, dict(host), dict(found or {}))
+    return problems or rules.settings_errors(values, dict(host), dict(found or {})) + brotli.errors(values, dict(host))
 
 
 def _apps(apps) -> list[dict]:
@@ -49,7 +50,12 @@ def nginx_proxy_sizing(settings, nginx):
     return size
 
 
+def nginx_proxy_brotli(settings, host):
+    found = brotli.decide(_normalized(settings)[0], dict(host))
+    return {**found, "note": "" if found["enabled"] or not found["fix"] else brotli.note(found)}
+
+
 class FilterModule:
     def filters(self):
         return {"nginx_proxy_errors": nginx_proxy_errors, "nginx_proxy_apps": nginx_proxy_apps, "nginx_proxy_sizing": nginx_proxy_sizing,
-                "nginx_proxy_htpasswd": nginx_proxy_htpasswd}
+                "nginx_proxy_htpasswd": nginx_proxy_htpasswd, "nginx_proxy_brotli": nginx_proxy_brotli}

@@ -43,6 +43,18 @@ options:
     description: Also read the worker settings Nginx would load, from C(nginx -T) (see RV(nginx)).
     type: bool
     default: false
+  nginx_modules:
+    description:
+      - Also read the dynamic modules the configuration loads, whether it includes Debian's
+        C(/etc/nginx/modules-enabled/*.conf), and the C(nginx-abi) the package of C(/usr/sbin/nginx) provides
+        (see RV(nginx)).
+    type: bool
+    default: false
+  apt_depends:
+    description: Debian package names whose candidate's C(Depends) to report, as C(apt-cache show) has them.
+    type: list
+    elements: str
+    default: []
   nginx_main_config:
     description: Nginx's main configuration file.
     type: path
@@ -96,7 +108,15 @@ nginx:
       C(stock_md5) (the MD5 dpkg records for Debian's C(nginx.conf)), C(main_config_md5) and C(main_config_marker).
     - With O(nginx_configured), C(configured) holds C(worker_processes), C(worker_connections) and C(worker_rlimit_nofile)
       as C(nginx -T) shows them (null when not set), or is null when C(nginx -T) fails.
+    - With O(nginx_modules), C(modules) (the file names of the modules C(load_module) loads, as C(nginx -T) shows them,
+      or null when it fails), C(modules_included) (whether the configuration, or else O(nginx_main_config),
+      includes C(/etc/nginx/modules-enabled/*.conf)) and C(abi) (the C(nginx-abi-*) the package that owns
+      C(/usr/sbin/nginx) provides; empty for an Nginx that is not Debian's).
   returned: when O(nginx) is true
+  type: dict
+depends:
+  description: Each package of O(apt_depends) with its candidate's C(Depends), empty when apt does not know it.
+  returned: always
   type: dict
 """
 
@@ -111,6 +131,9 @@ APT_LISTS = "/var/lib/apt/lists"
 NGINX_BINARY = "/usr/sbin/nginx"
 NGINX_CONFFILE = "/etc/nginx/nginx.conf"
 NGINX_CONFFILE_PACKAGE = "nginx-common"
+# Debian's nginx.conf loads every enabled module package through this include.
+MODULES_INCLUDE_RE = re.compile(r"^\s*include\s+/etc/nginx/modules-enabled/\*\.conf\s*;", re.M)
+LOAD_MODULE_RE = re.compile(r"^\s*load_module\s+[\"']?(?:\S*/)?([^/\s;\"']+\.so)[\"']?\s*;", re.M)
 WORKER_DIRECTIVES = ("worker_processes", "worker_connections", "worker_rlimit_nofile")
 # Reading a whole file only makes sense for configuration-sized ones.
 MAX_HASHED_BYTES = 16 * 1024 * 1024
@@ -122,6 +145,8 @@ ARGUMENT_SPEC = {
     "nginx": {"type": "bool", "default": False},
     "nginx_marker": {"type": "str"},
     "nginx_configured": {"type": "bool", "default": False},
+    "nginx_modules": {"type": "bool", "default": False},
+    "apt_depends": {"type": "list", "elements": "str", "default": []},
     "nginx_main_config": {"type": "path", "default": NGINX_CONFFILE},
     "nginx_pid_file": {"type": "path", "default": "/run/nginx.pid"},
     "os_release": {"type": "path", "default": "/etc/os-release"},
@@ -219,12 +244,18 @@ def addresses(module):
     return {"default_ipv4": default.group(1) if default else "", "all_ipv4": [a for a in found if not a.startswith("127.")]}
 
 
-def configured_workers(module):
-    """The worker settings of the configuration Nginx would load, None when it cannot be read."""
+def nginx_dump(module):
+    """The configuration Nginx would load, every included file in it (nginx -T), None when it cannot be read."""
     if not os.path.exists(NGINX_BINARY):
         return None
     rc, out, dummy = module.run_command([NGINX_BINARY, "-T"])
-    if rc != 0:
+    return out if rc == 0 else None
+
+
+def configured_workers(module, dump=None):
+    """The worker settings of the configuration Nginx would load, None when it cannot be read."""
+    out = dump if dump is not None else nginx_dump(module)
+    if out is None:
         return None
     found = {}
     for name in WORKER_DIRECTIVES:
@@ -232,6 +263,36 @@ def configured_workers(module):
         value = match.group(1) if match else None
         found[name] = int(value) if value and value.isdigit() and name != "worker_processes" else value
     return found
+
+
+def nginx_abi(module):
+    """The nginx-abi-* that the package owning the Nginx binary provides: Debian's
+    module packages depend on exactly it. '' for a binary dpkg does not know."""
+    rc, out, dummy = module.run_command(["dpkg-query", "--search", NGINX_BINARY])
+    owner = out.split(":", 1)[0].strip() if rc == 0 else ""
+    if not owner:
+        return ""
+    rc, out, dummy = module.run_command(["dpkg-query", "--show", "--showformat=${Provides}", owner])
+    match = re.search(r"\bnginx-abi-[0-9][^\s,]*", out) if rc == 0 else None
+    return match.group(0) if match else ""
+
+
+def candidate_depends(module, names):
+    """The Depends of apt's candidate of each name, '' when apt does not know it (or has no lists)."""
+    depends = {}
+    for name in names:
+        rc, out, dummy = module.run_command(["apt-cache", "show", "--no-all-versions", name])
+        match = re.search(r"^Depends:\s*(.*)$", out, re.M) if rc == 0 else None
+        depends[name] = match.group(1).strip() if match else ""
+    return depends
+
+
+def module_facts(module, dump, main_config):
+    return {
+        "modules": LOAD_MODULE_RE.findall(dump) if dump is not None else None,
+        "modules_included": bool(MODULES_INCLUDE_RE.search(dump if dump is not None else main_config or "")),
+        "abi": nginx_abi(module) if os.path.exists(NGINX_BINARY) else "",
+    }
 
 
 def nginx_facts(module, params):
@@ -257,8 +318,11 @@ def nginx_facts(module, params):
         "main_config_md5": path_info(params["nginx_main_config"])["md5"] or "",
         "main_config_marker": bool(marker) and main_config is not None and marker in main_config,
     }
+    dump = nginx_dump(module) if params["nginx_configured"] or params.get("nginx_modules") else None
     if params["nginx_configured"]:
-        facts["configured"] = configured_workers(module)
+        facts["configured"] = configured_workers(module, dump) if dump is not None else None
+    if params.get("nginx_modules"):
+        facts.update(module_facts(module, dump, main_config))
     return facts
 
 
@@ -270,6 +334,7 @@ def main():
         "packages": installed_packages(module, params["packages"]),
         "apt_lists": apt_lists_present(),
         "paths": {path: path_info(path) for path in params["paths"]},
+        "depends": candidate_depends(module, params["apt_depends"]),
     }
     if params["addresses"]:
         result["addresses"] = addresses(module)

@@ -60,6 +60,17 @@ def http_get(url: str, timeout: float = 10) -> tuple[int, str, dict[str, str]]:
         conn.close()
 
 
+def fetch_encoded(url: str, accept_encoding: str, timeout: float = 30) -> tuple[int, bytes, dict[str, str]]:
+    """GET with this Accept-Encoding: (status, the body as sent, undecoded, lower-cased headers)."""
+    conn = _connect(url, timeout)
+    try:
+        conn.request("GET", _target(url), headers={"Accept-Encoding": accept_encoding})
+        resp = conn.getresponse()
+        return resp.status, resp.read(), {k.lower(): v for k, v in resp.getheaders()}
+    finally:
+        conn.close()
+
+
 def stream_url(app_url: str) -> str:
     return app_url.rstrip("/") + "/_stcore/stream"
 

@@ -62,6 +62,8 @@ UNMANAGED = [name for name in GOOD if name not in MANAGED]
 # when it cannot ask the binary).
 RELEASE_VERSIONS = ROLE_VARS["__nginx_proxy_release_versions"]
 STOCK_MAIN = Path("/etc/nginx/nginx.conf")
+# Debian's libnginx-mod-http-brotli-filter (tests/host-setup installs it).
+BROTLI_SO = "/usr/lib/nginx/modules/ngx_http_brotli_filter_module.so"
 # Debian's stock nginx.conf per release, from nginx-common 1.22.1-9+deb12u11 and
 # 1.26.3-3+deb13u7; the md5s are what dpkg records for the conffile.
 STOCK_BY_RELEASE = {release: FIXTURES / "stock" / f"{release}.conf" for release in ("bookworm", "trixie")}
@@ -377,7 +379,8 @@ def test_gzip_in_the_app_locations_only(rendered, shape):
     for location in _app_locations(rendered, shape):
         gzip = {d["directive"]: d["args"] for d in location["block"] if d["directive"].startswith("gzip")}
         if not values["nginx_proxy_gzip"]:
-            assert gzip == {}
+            # ngx_brotli sends Vary only with gzip_vary on (checked in the brotli test).
+            assert gzip in ({}, {"gzip_vary": ["on"]})
             continue
         assert set(gzip) == {"gzip", "gzip_types", "gzip_proxied", "gzip_vary", "gzip_min_length", "gzip_comp_level"}
         assert gzip["gzip"] == ["on"]
@@ -385,10 +388,38 @@ def test_gzip_in_the_app_locations_only(rendered, shape):
         assert {"application/javascript", "text/css", "application/json"} <= set(gzip["gzip_types"])
         assert gzip["gzip_proxied"] == ["any"]
         assert gzip["gzip_vary"] == ["on"]
-        assert gzip["gzip_min_length"] == [str(ROLE_VARS["__nginx_proxy_gzip_min_length"])]
+        assert gzip["gzip_min_length"] == [str(ROLE_VARS["__nginx_proxy_compress_min_length"])]
         assert gzip["gzip_comp_level"] == [str(values["nginx_proxy_gzip_comp_level"])]
     # Not at http level, where Debian's nginx.conf already says "gzip on".
     assert not [d for d in _parse(rendered / shape / CONF) if d["directive"].startswith("gzip")]
+
+
+def _brotli_loaded(shape: str) -> bool:
+    """render.yml's host loads the brotli module unless the shape has an Nginx that is not Debian's."""
+    return not _app_vars(shape).get("render_foreign_nginx", False)
+
+
+@pytest.mark.parametrize("shape", GOOD)
+def test_brotli_beside_gzip_only_where_nginx_loads_it(rendered, shape):
+    values = _app_vars(shape)
+    expected = values["nginx_proxy_brotli"] is not False and _brotli_loaded(shape)
+    for location in _app_locations(rendered, shape):
+        brotli = {d["directive"]: d["args"] for d in location["block"] if d["directive"].startswith("brotli")}
+        if not expected:
+            assert brotli == {}
+            continue
+        assert brotli == {
+            "brotli": ["on"],
+            # The same types and threshold as gzip, whichever of the two a client gets.
+            "brotli_types": ROLE_VARS["__nginx_proxy_compress_types"],
+            "brotli_min_length": [str(ROLE_VARS["__nginx_proxy_compress_min_length"])],
+            "brotli_comp_level": [str(values["nginx_proxy_brotli_comp_level"])],
+        }
+        # ngx_brotli adds "Vary: Accept-Encoding" only when gzip_vary is on, gzip or not.
+        assert _one(location["block"], "gzip_vary") == ["on"]
+    # Control: the shapes cover both answers, so the check above can see either.
+    assert {values["nginx_proxy_brotli"] is not False and _brotli_loaded(s) for s in GOOD
+            for values in [_app_vars(s)]} == {True, False}
 
 
 # --- site ------------------------------------------------------------------------------------------
@@ -630,9 +661,12 @@ def _nginx_prefix(rendered: Path, shape: str, tmp_path: Path, certificate: tuple
     temp_paths = "\n".join(
         f"    {kind}_temp_path {tmp_path / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
+    # The role renders brotli only where Nginx loads the module, as here.
+    brotli = "brotli on;" in (tmp_path / SNIPPET).read_text()
     (tmp_path / "nginx.conf").write_text(
+        (f"load_module {BROTLI_SO};\n" if brotli else "")
         # root: the workers write temp files under tmp_path, which only root may.
-        "user root;\n"
+        + "user root;\n"
         "worker_processes 1;\n"
         f"pid {tmp_path / 'nginx.pid'};\n"
         f"error_log {tmp_path / 'error.log'};\n"
@@ -666,6 +700,18 @@ def test_nginx_accepts_good_shapes(rendered, shape, tmp_path, certificate):
     assert "test is successful" in result.stderr
     # No deprecation warning either ("listen ... http2" on 1.25.1 and later).
     assert "[warn]" not in result.stderr, result.stderr
+
+
+def test_control_brotli_without_the_module_fails_nginx_t(rendered, tmp_path, certificate):
+    """Why the role renders brotli only where Nginx loads the module: without
+    load_module the same files fail nginx -t."""
+    argv = _nginx_prefix(rendered, "one_app", tmp_path, certificate)
+    main = tmp_path / "nginx.conf"
+    assert main.read_text().startswith(f"load_module {BROTLI_SO};\n")
+    main.write_text(main.read_text().split("\n", 1)[1])
+    result = _run([*argv, "-t"])
+    assert result.returncode != 0
+    assert 'unknown directive "brotli"' in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("shape", BAD)

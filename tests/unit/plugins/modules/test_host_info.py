@@ -110,3 +110,35 @@ def test_configured_workers_come_from_nginx_t():
         pytest.skip("no nginx binary here")
     assert host_info.configured_workers(module) == {"worker_processes": "auto", "worker_connections": 768, "worker_rlimit_nofile": None}
     assert host_info.configured_workers(FakeModule({"nginx -T": (1, "", "emerg")})) is None
+
+
+def test_loaded_modules_and_the_modules_enabled_include_come_from_nginx_t():
+    dump = ("# configuration file /etc/nginx/nginx.conf:\nuser www-data;\ninclude /etc/nginx/modules-enabled/*.conf;\n"
+            "# configuration file /etc/nginx/modules-enabled/50-mod-http-brotli-filter.conf:\n"
+            "load_module modules/ngx_http_brotli_filter_module.so;\n"
+            "# load_module modules/ngx_stream_module.so;\n")
+    module = FakeModule({"dpkg-query": (0, "nginx: /usr/sbin/nginx\n", "")})
+    facts = host_info.module_facts(module, dump, None)
+    assert facts["modules"] == ["ngx_http_brotli_filter_module.so"]
+    assert facts["modules_included"] is True
+    # Control: a commented include, and no nginx -T (it failed): read from nginx.conf itself.
+    facts = host_info.module_facts(module, None, "# include /etc/nginx/modules-enabled/*.conf;\nevents {}\n")
+    assert facts["modules"] is None and facts["modules_included"] is False
+
+
+def test_abi_is_what_the_package_of_the_binary_provides():
+    answers = iter([(0, "nginx: /usr/sbin/nginx\n", ""), (0, "httpd, httpd-cgi, nginx-abi-1.26.3-1", "")])
+    module = FakeModule({})
+    module.run_command = lambda argv: next(answers)
+    assert host_info.nginx_abi(module) == "nginx-abi-1.26.3-1"
+    # Control: a binary dpkg does not know (built from source, or copied in).
+    module.run_command = lambda argv: (1, "", "dpkg-query: no path found matching pattern /usr/sbin/nginx")
+    assert host_info.nginx_abi(module) == ""
+
+
+def test_candidate_depends_come_from_apt_cache():
+    show = "Package: libnginx-mod-http-brotli-filter\nVersion: 1.0.0~rc-3\nDepends: nginx-abi-1.22.1-7, libbrotli1 (>= 0.6.0)\n"
+    assert host_info.candidate_depends(FakeModule({"apt-cache": (0, show, "")}), ["libnginx-mod-http-brotli-filter"]) == {
+        "libnginx-mod-http-brotli-filter": "nginx-abi-1.22.1-7, libbrotli1 (>= 0.6.0)"}
+    # Control: apt without lists knows no candidate.
+    assert host_info.candidate_depends(FakeModule({"apt-cache": (100, "", "E: No packages found")}), ["x"]) == {"x": ""}
