@@ -39,26 +39,26 @@ CADDYFILE = "/etc/caddy/Caddyfile"
 DROPIN = "/etc/systemd/system/caddy.service.d/bench-nofile.conf"
 
 TEMPLATE = """{{
-	http_port {http_port}
-	https_port {https_port}
-	auto_https disable_redirects
-	skip_install_trust
+    http_port {http_port}
+    https_port {https_port}
+    auto_https disable_redirects
+    skip_install_trust
 }}
 
 (app) {{
-	encode zstd gzip
-	reverse_proxy {path}* {upstreams} {{
-		lb_policy cookie
-	}}
+    encode zstd gzip
+    reverse_proxy {path}* {upstreams} {{
+        lb_policy cookie
+    }}
 }}
 
 http://:{http_port} {{
-	import app
+    import app
 }}
 
 https://{ip}:{https_port} {{
-	tls internal
-	import app
+    tls internal
+    import app
 }}
 """
 
