@@ -72,6 +72,9 @@ def machine(fleet: dict | None = None) -> dict:
         master = fleet["master"]["name"]
         info["versions"]["nginx (master)"] = _cmd("docker", "exec", master, "sh", "-c", "nginx -v 2>&1").replace(
             "nginx version: ", "") or None
+        info["versions"]["brotli module (master)"] = _cmd(
+            "docker", "exec", master, "dpkg-query", "-W", "-f", "${Version}", "libnginx-mod-http-brotli-filter") or None
+        info["versions"]["caddy (master)"] = _cmd("docker", "exec", master, "sh", "-c", "caddy version 2>/dev/null") or None
         children = fleet.get("children") or []
         if children:
             info["versions"]["docker (child)"] = _cmd("docker", "exec", children[0]["name"], "docker", "version",
@@ -132,9 +135,82 @@ def table(results: dict) -> str:
         lines.append("  " + line(list(COLUMNS)))
         for row in measurement.get("rows", []):
             lines.append("  " + line(_cells(row)))
+    side = peers(results)
+    if side:
+        lines.append("")
+        lines.append(side)
     lines.append("")
     lines.append(f"total {results.get('seconds', '?')} s; results: {results.get('out', '?')}")
     return "\n".join(lines)
+
+
+PEERS = ("ours", "Caddy", "stock Nginx", "direct")
+
+
+def _details(results: dict, module: str) -> dict:
+    found = next((m for m in results["measurements"] if m["module"] == module and not m.get("error")), None)
+    return (found or {}).get("details") or {}
+
+
+def peer_rows(results: dict) -> list[list[str]]:
+    """Us, Caddy, Debian's stock Nginx and direct side by side, from the same run's details."""
+    rows = []
+    rtt = _details(results, "rerun_rtt").get("median_ms") or {}
+    if rtt:
+        d = rtt.get("direct")
+        rows.append(["rerun round trip, median (ratio to direct)"]
+                    + [f"{_fmt(rtt.get(k))} ms" + (f" ({rtt[k] / d:.2f}x)" if rtt.get(k) and d else "") if rtt.get(k) else "-"
+                       for k in ("master", "caddy")] + ["-", f"{_fmt(d)} ms" if d else "-"])
+    ramp = _details(results, "ramp")
+    ramps, allowed = ramp.get("ramps") or {}, ramp.get("allowed") or {}
+    names = {"ours": "ours", "Caddy": "caddy", "stock Nginx": "stock"}
+    if ramps:
+        def cell(kind, name, key, unit=""):
+            r = ramps.get(f"{kind}-{names[name]}") or {}
+            return f"{_fmt(r.get(key))}{unit}" if r.get(key) is not None else "-"
+
+        def ceiling(name):
+            r = ramps.get(f"echo-{names[name]}") or {}
+            limit = (allowed.get(names[name]) or {}).get("sessions")
+            if r.get("ceiling") is None:
+                return "-"
+            share = f", {r['ceiling'] / limit:.1%} of {_fmt(limit)}" if limit else ""
+            return f"{_fmt(r['ceiling'])}{share}; {(r.get('bound') or {}).get('bound', '?')}"
+
+        rows.append(["sessions held to the first error (share of the file limit's; bound)"]
+                    + [ceiling(n) for n in PEERS[:3]] + ["-"])
+        rows.append(["proxy memory at 1,000 sessions"] + [cell("echo", n, "rss_mib_at_checkpoint", " MiB") for n in PEERS[:3]] + ["-"])
+        rows.append(["proxy memory at the ceiling"] + [cell("echo", n, "rss_mib_at_top", " MiB") for n in PEERS[:3]] + ["-"])
+        rows.append(["Streamlit sessions held (errors)"]
+                    + [f"{cell('streamlit', n, 'held')} ({cell('streamlit', n, 'errors')})" for n in PEERS[:3]] + ["-"])
+    load = _details(results, "page_load")
+    if load.get("median_bytes"):
+        cold, floor, text = load["median_bytes"]["cold"], load["median_bytes"]["floor"], load.get("median_text_ms") or {}
+        repeat = load["median_bytes"]["repeat"]
+
+        def first(k):
+            if cold.get(k) is None:
+                return "-"
+            over = f" ({cold[k] / floor[k]:.3f}x its floor)" if floor.get(k) else ""
+            return f"{_fmt(cold[k])} B{over}"
+
+        rows.append(["first page load, bytes (HTTPS, HTTP/2; direct: HTTP)"] + [first("master"), first("caddy"), "-", first("direct")])
+        rows.append(["time until the app's text shows, median"]
+                    + [f"{_fmt(round(text[k]))} ms" if text.get(k) else "-" for k in ("master", "caddy")] + ["-",
+                       f"{_fmt(round(text['direct']))} ms" if text.get("direct") else "-"])
+        rows.append(["repeat visit, warm cache, bytes"]
+                    + [f"{_fmt(repeat[k])} B" if repeat.get(k) is not None else "-" for k in ("master", "caddy")] + ["-",
+                       f"{_fmt(repeat['direct'])} B" if repeat.get("direct") is not None else "-"])
+    return rows
+
+
+def peers(results: dict) -> str:
+    rows = peer_rows(results)
+    if not rows:
+        return ""
+    head = ["side by side (same run)", *PEERS]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    return "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *rows])
 
 
 def _load(m: dict) -> str:
