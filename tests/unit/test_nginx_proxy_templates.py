@@ -428,7 +428,7 @@ def test_brotli_beside_gzip_only_where_nginx_loads_it(rendered, shape):
 def _listen_options(values: dict) -> list[str]:
     return (["default_server"] if values["nginx_proxy_default_server"] else []) + (
         ["reuseport"] if values["nginx_proxy_reuseport"] else []
-    )
+    ) + (["deferred"] if values["nginx_proxy_deferred_accept"] else [])
 
 
 @pytest.mark.parametrize("shape", [name for name in SERVER if not _tls(name)])
@@ -780,6 +780,18 @@ def test_nginx_refuses_a_second_reuseport_on_the_port(rendered, shape, tmp_path,
     _stock_main()
     port = _app_vars(shape)["nginx_proxy_listen_port"]
     other = OTHER_SITE.replace("listen 8081;", f"listen {port} reuseport;")
+    _needs_local_nginx(shape)
+    result = _run([*_nginx_tree(rendered, shape, tmp_path, certificate, other), "-t"])
+    assert result.returncode != 0
+    assert f"duplicate listen options for 0.0.0.0:{port}" in result.stderr
+
+
+@pytest.mark.parametrize("shape", [name for name in MANAGED if _app_vars(name)["nginx_proxy_deferred_accept"]])
+def test_nginx_refuses_a_second_deferred_on_the_port(rendered, shape, tmp_path, certificate):
+    """Why nginx_proxy_deferred_accept can be turned off, as reuseport."""
+    _stock_main()
+    port = _app_vars(shape)["nginx_proxy_listen_port"]
+    other = OTHER_SITE.replace("listen 8081;", f"listen {port} deferred;")
     _needs_local_nginx(shape)
     result = _run([*_nginx_tree(rendered, shape, tmp_path, certificate, other), "-t"])
     assert result.returncode != 0
