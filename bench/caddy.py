@@ -54,7 +54,7 @@ TEMPLATE = """{{
 
 http://:{http_port} {{
     import app
-}}
+{http_extra}}}
 
 https://{ip}:{https_port} {{
     tls internal
@@ -63,11 +63,15 @@ https://{ip}:{https_port} {{
 """
 
 
-def caddyfile(fleet: dict) -> str:
+def caddyfile(fleet: dict, routes: dict | None = None) -> str:
+    """The Caddyfile for the app on fleet["children"]; routes ({path: [host:port, ...]})
+    adds more sticky WebSocket routes to the plain HTTP site (bench/ramp.py's light backend)."""
     app = fleet["app"]
     upstreams = " ".join(f"{c['ip']}:{app['port']}" for c in fleet["children"])
+    extra = "".join(f"    reverse_proxy {path}* {' '.join(to)} {{\n        lb_policy cookie\n    }}\n"
+                    for path, to in (routes or {}).items())
     return TEMPLATE.format(http_port=HTTP_PORT, https_port=HTTPS_PORT, path=app["path"], upstreams=upstreams,
-                           ip=fleet["master"]["ip"])
+                           ip=fleet["master"]["ip"], http_extra=extra)
 
 
 def urls(fleet: dict) -> dict:

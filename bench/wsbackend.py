@@ -1,13 +1,17 @@
 #!/usr/bin/env python
 """A light WebSocket backend for the concurrent-session ramp (bench/ramp.py).
 
-Standard library only: the bench copies it to a child, which has python3 but
-no pip, and starts it in the background. Every request is upgraded (RFC 6455
-handshake) and held: pings are answered with pongs, data frames are echoed,
-a close is answered with a close. ``GET /stats`` (no Upgrade) answers the
-number of open sessions and the most seen at once, as JSON, so the ramp can
-see how many sessions reached the backend. It stops by itself after
---max-seconds.
+Standard library only: the bench copies it to children, which have python3
+but no pip, and starts one in the background on each of several children, so
+that no backend process comes near its own open-file limit (the master's
+upstream lists them all, sessions spread round-robin). Every request is
+upgraded (RFC 6455 handshake) and held: pings are answered with pongs, data
+frames are echoed, a close is answered with a close. ``GET /stats`` (no
+Upgrade) answers, as JSON, the sessions open and the most seen at once, the
+accept failures (e.g. EMFILE), this process's open files and their limit, so
+the ramp can see how many sessions reached the backend and that the backend
+was not what bounded them. It raises its soft open-file limit to the hard one
+and stops by itself after --max-seconds.
 
     python3 wsbackend.py --port 9100 --pidfile /run/bench-wsbackend.pid
 """
@@ -20,6 +24,7 @@ import base64
 import hashlib
 import json
 import os
+import resource
 import signal
 import struct
 
@@ -27,7 +32,19 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_HEAD = 16384
 MAX_PAYLOAD = 1 << 20
 
-stats = {"open": 0, "peak": 0, "accepted": 0, "refused": 0}
+stats = {"open": 0, "peak": 0, "accepted": 0, "refused": 0, "accept_errors": 0}
+
+
+def _raise_nofile() -> int:
+    """Raise the soft open-file limit to the hard one (allowed without privileges)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _stats() -> dict:
+    return dict(stats, fds=len(os.listdir("/proc/self/fd")), nofile=resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
 def _headers(head: bytes) -> tuple[str, dict[str, str]]:
@@ -74,7 +91,7 @@ async def _session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
         request, headers = _headers(head[:MAX_HEAD])
         key = headers.get("sec-websocket-key")
         if "websocket" not in headers.get("upgrade", "").lower() or not key:
-            body = (json.dumps(stats) if " /stats" in request else "ok") + "\n"
+            body = (json.dumps(_stats()) if " /stats" in request else "ok") + "\n"
             writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
                          f"Connection: close\r\n\r\n{body}".encode())
             await writer.drain()
@@ -106,10 +123,20 @@ async def _session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
         writer.close()
 
 
+def _on_loop_error(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    # asyncio reports a failed accept() (EMFILE, ENFILE, ENOBUFS) here and
+    # pauses accepting for a second; count it so the ramp sees the backend
+    # was a bound.
+    if "accept" in context.get("message", ""):
+        stats["accept_errors"] += 1
+    loop.default_exception_handler(context)
+
+
 async def main(host: str, port: int, max_seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_on_loop_error)
     server = await asyncio.start_server(_session, host, port, backlog=4096, reuse_address=True)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with server:
@@ -126,6 +153,7 @@ if __name__ == "__main__":
     parser.add_argument("--pidfile")
     parser.add_argument("--max-seconds", type=float, default=3600, help="stop by itself after this long")
     args = parser.parse_args()
+    _raise_nofile()
     if args.pidfile:
         with open(args.pidfile, "w", encoding="ascii") as handle:
             handle.write(f"{os.getpid()}\n")
