@@ -195,12 +195,15 @@ def peer_rows(results: dict) -> list[list[str]]:
             return f"{_fmt(cold[k])} B{over}"
 
         rows.append(["first page load, bytes (HTTPS, HTTP/2; direct: HTTP)"] + [first("master"), first("caddy"), "-", first("direct")])
-        rows.append(["time until the app's text shows, median"]
-                    + [f"{_fmt(round(text[k]))} ms" if text.get(k) else "-" for k in ("master", "caddy")] + ["-",
-                       f"{_fmt(round(text['direct']))} ms" if text.get("direct") else "-"])
-        rows.append(["repeat visit, warm cache, bytes"]
-                    + [f"{_fmt(repeat[k])} B" if repeat.get(k) is not None else "-" for k in ("master", "caddy")] + ["-",
-                       f"{_fmt(repeat['direct'])} B" if repeat.get("direct") is not None else "-"])
+
+        def shown(k):
+            return f"{_fmt(round(text[k]))} ms" if text.get(k) else "-"
+
+        def again(k):
+            return f"{_fmt(repeat[k])} B" if repeat.get(k) is not None else "-"
+
+        rows.append(["time until the app's text shows, median", shown("master"), shown("caddy"), "-", shown("direct")])
+        rows.append(["repeat visit, warm cache, bytes", again("master"), again("caddy"), "-", again("direct")])
     return rows
 
 
