@@ -773,29 +773,22 @@ def test_nginx_loads_the_tuned_main_config_with_every_site(rendered, shape, tmp_
     assert "server_name other.example.test;" in dump
 
 
-@pytest.mark.parametrize("shape", [name for name in MANAGED if _app_vars(name)["nginx_proxy_reuseport"]])
-def test_nginx_refuses_a_second_reuseport_on_the_port(rendered, shape, tmp_path, certificate):
-    """Why nginx_proxy_reuseport can be turned off: another server block that
-    sets reuseport on the same port fails nginx -t (and the role rolls back)."""
+@pytest.mark.parametrize("variable, option", [("nginx_proxy_reuseport", "reuseport"), ("nginx_proxy_deferred_accept", "deferred")])
+@pytest.mark.parametrize("shape", MANAGED)
+def test_nginx_refuses_a_second_listen_option_on_the_port(rendered, shape, variable, option, tmp_path, certificate):
+    """Why nginx_proxy_reuseport and nginx_proxy_deferred_accept can be turned
+    off: another server block that sets the option on the same port fails
+    nginx -t (and the role rolls back). Control: the shapes with it off pass."""
     _stock_main()
     port = _app_vars(shape)["nginx_proxy_listen_port"]
-    other = OTHER_SITE.replace("listen 8081;", f"listen {port} reuseport;")
+    other = OTHER_SITE.replace("listen 8081;", f"listen {port} {option};")
     _needs_local_nginx(shape)
     result = _run([*_nginx_tree(rendered, shape, tmp_path, certificate, other), "-t"])
-    assert result.returncode != 0
-    assert f"duplicate listen options for 0.0.0.0:{port}" in result.stderr
-
-
-@pytest.mark.parametrize("shape", [name for name in MANAGED if _app_vars(name)["nginx_proxy_deferred_accept"]])
-def test_nginx_refuses_a_second_deferred_on_the_port(rendered, shape, tmp_path, certificate):
-    """Why nginx_proxy_deferred_accept can be turned off, as reuseport."""
-    _stock_main()
-    port = _app_vars(shape)["nginx_proxy_listen_port"]
-    other = OTHER_SITE.replace("listen 8081;", f"listen {port} deferred;")
-    _needs_local_nginx(shape)
-    result = _run([*_nginx_tree(rendered, shape, tmp_path, certificate, other), "-t"])
-    assert result.returncode != 0
-    assert f"duplicate listen options for 0.0.0.0:{port}" in result.stderr
+    if _app_vars(shape)[variable]:
+        assert result.returncode != 0
+        assert f"duplicate listen options for 0.0.0.0:{port}" in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
 
 
 # --- a real Nginx on loopback --------------------------------------------------------------------
