@@ -27,7 +27,13 @@
    runs set streamlit_ops_rolling_batch to the number of children (all at
    once, no rolling). The goal: the widest shape's warm converge and no-op
    rerun each <= 1.3x the time of 1 child. Sizes above the children the
-   scenario has are left out and the table says so.
+   scenario has are left out and the table says so. What the machine allows
+   is measured beside it: each no-op rerun's floor is the same shape of run
+   with nothing of ours in it, a playbook with as many tasks per host as the
+   rerun ran (ok ones a ping, skipped ones skipped), on the same hosts the
+   same way; and every run records the CPU it used (fleet.cpu_used): busy
+   share of the cores, and the CPU seconds of the controller, of the hosts
+   (inside the containers) and of the rest.
 4. Rollout: on 2 children, the same env change with the default rolling
    update (one child at a time, drained and re-admitted); the run's
    "Rollout of CHILD: N s from drain to re-admit" lines give the rollout time
@@ -118,6 +124,34 @@ def _playbook(fleet: dict, inventory, name: str, timeout: float = 900, user: dic
 def _ping(fleet: dict, inventory, name: str, user: dict | None = None) -> dict:
     return fl.run_ansible(fleet, ["ansible", "all", "-i", str(inventory), "-m", "ansible.builtin.ping"], name,
                           timeout=300, **_where(user))
+
+
+def _floor(fleet: dict, inventory, result: dict, name: str) -> dict:
+    """The same shape of run as result with nothing of ours in it: per host,
+    as many pings as it had ok tasks and as many skipped tasks as it skipped,
+    the master's play first, then the children's."""
+    import yaml
+
+    def tasks(host: str) -> list[dict]:
+        counts = result["recap"][host]
+        return ([{"name": f"ok {i}", "ansible.builtin.ping": None} for i in range(counts["ok"])]
+                + [{"name": f"skipped {i}", "ansible.builtin.ping": None, "when": False} for i in range(counts["skipped"])])
+
+    child = next(h for h in result["recap"] if h not in (fleet["master"]["name"], "localhost"))
+    plays = [{"name": "As many tasks as the master ran", "hosts": "streamlit_master", "gather_facts": False,
+              "tasks": tasks(fleet["master"]["name"])},
+             {"name": "As many tasks as each child ran", "hosts": "streamlit_children", "gather_facts": False,
+              "tasks": tasks(child)}]
+    playbook = fl.workdir(fleet) / f"{name}.yml"
+    playbook.write_text(yaml.safe_dump(plays, sort_keys=False), encoding="utf-8")
+    floor = fl.run_ansible(fleet, ["ansible-playbook", str(playbook), "-i", str(inventory)], name, timeout=600)
+    fl.check_ran(floor, f"the floor {name}")
+    return floor
+
+
+def _cpu_text(cpu: dict) -> str:
+    return (f"{cpu['busy_share']:.0%} of {cpu['cores']} cores busy; CPU s: controller {cpu['controller_s']}, "
+            f"hosts {cpu['hosts_s']}, other {cpu['other_s']}")
 
 
 def _by_role(profile: list[dict]) -> dict:
@@ -219,6 +253,7 @@ def run(fleet: dict, smoke: bool = False) -> dict:
         fl.check_ran(prep, "converge of every child (untimed)")
     warm: dict = {}
     scale_noop: dict = {}
+    floors: dict = {}
     for size in sizes:
         children = hosts[:size]
         at_once = {"streamlit_ops_rolling_batch": size}
@@ -241,6 +276,8 @@ def run(fleet: dict, smoke: bool = False) -> dict:
         for result in scale_noop[size]:
             fl.check_ran(result, f"no-op rerun of {size} children")
             result["profile"] = result["profile"][:5]
+        floors[size] = [_floor(fleet, changed_inv, scale_noop[size][0], f"deploy-floor-{size}-{i}")
+                        for i in range(cfg["scale_noop_runs"])]
     details["runs"]["warm"] = {str(k): v for k, v in warm.items()}
     base = warm[sizes[0]]["seconds"]
     for size in sizes:
@@ -252,7 +289,9 @@ def run(fleet: dict, smoke: bool = False) -> dict:
                            (result["seconds"] / base <= WARM_GOAL) if last and size > sizes[0] else None))
     details["warm_changed"] = {str(k): v["recap"] for k, v in warm.items()}
     details["runs"]["scale_noop"] = {str(k): v for k, v in scale_noop.items()}
+    details["runs"]["floor"] = {str(k): v for k, v in floors.items()}
     noop_base = fl.median([r["seconds"] for r in scale_noop[sizes[0]]])
+    floor_base = fl.median([r["seconds"] for r in floors[sizes[0]]])
     for size in sizes:
         runs = scale_noop[size]
         seconds = fl.median([r["seconds"] for r in runs])
@@ -263,6 +302,27 @@ def run(fleet: dict, smoke: bool = False) -> dict:
                            seconds, "s", f"no-op, {sizes[0]} child", noop_base,
                            f"<= {WARM_GOAL:g}x, 0 changed" if last else None,
                            (seconds / noop_base <= WARM_GOAL and changed == 0) if last else None))
+    # What the machine allows: the same shape of run with nothing of ours in it.
+    for size in sizes:
+        floor_s = fl.median([r["seconds"] for r in floors[size]])
+        ours = fl.median([r["seconds"] for r in scale_noop[size]])
+        rows.append(fl.row(f"floor of the no-op rerun, {size} child{'ren' if size > 1 else ''}: as many tasks per host, "
+                           f"each a ping or skipped, median of {len(floors[size])}", floor_s, "s",
+                           f"floor, {sizes[0]} child", floor_base, goal="reported", met=None))
+        middle = min(scale_noop[size], key=lambda r: abs(r["seconds"] - ours))
+        rows.append(fl.row(f"CPU during the no-op rerun of {size} child{'ren' if size > 1 else ''}", _cpu_text(middle["cpu"]),
+                           "", "its floor", _cpu_text(floors[size][0]["cpu"]), goal="reported", met=None))
+    details["growth"] = {
+        "noop": round(fl.median([r["seconds"] for r in scale_noop[sizes[-1]]]) / noop_base, 3),
+        "floor": round(fl.median([r["seconds"] for r in floors[sizes[-1]]]) / floor_base, 3),
+        "warm": round(warm[sizes[-1]]["seconds"] / base, 3),
+    }
+    if len(sizes) > 1:
+        growth = details["growth"]
+        rows.append(fl.row(f"growth from {sizes[0]} to {sizes[-1]} children: no-op {growth['noop']}x, its floor "
+                           f"{growth['floor']}x, warm {growth['warm']}x", growth["noop"], "x",
+                           "the floor's growth (what the machine allows this shape)", growth["floor"],
+                           goal="reported", met=None))
     if left_out:
         rows.append(fl.row(f"warm converge and no-op rerun, {', '.join(map(str, left_out))} children", "not run", "",
                            goal=f"the scenario has {len(hosts)} children", met=None))

@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -140,13 +141,53 @@ def ansible_env(fleet: dict) -> dict:
     return env
 
 
+# Where the Docker engine (cgroupfs driver) accounts the CPU of every
+# container: the bench hosts, and the app containers their engines start.
+CONTAINER_CPU = (Path("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage"), Path("/sys/fs/cgroup/docker/cpu.stat"))
+
+
+def cpu_sample() -> dict:
+    """This machine's CPU counters: every core (/proc/stat), every container
+    (the engine's cgroup), and this process's waited-for descendants."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    # user nice system idle iowait irq softirq steal; guest time is in user already.
+    idle = fields[3] + fields[4]
+    total = sum(fields[:8])
+    containers = None
+    for path in CONTAINER_CPU:
+        if path.exists():
+            text = path.read_text()
+            containers = (int(text) / 1e9 if path.name == "cpuacct.usage"
+                          else int(re.search(r"^usage_usec (\d+)", text, re.M).group(1)) / 1e6)
+            break
+    own = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"busy": (total - idle) / tick, "total": total / tick, "containers": containers,
+            "controller": own.ru_utime + own.ru_stime}
+
+
+def cpu_used(before: dict, after: dict) -> dict:
+    """CPU seconds between two samples: busy on all cores, and its share
+    (busy / all cores' time); controller: ansible and what it ran here
+    (docker CLI included); hosts: inside the containers (the modules, the
+    hosts' engines, the apps); other: the rest (dockerd, containerd, runc
+    exec, and whatever else ran)."""
+    busy = after["busy"] - before["busy"]
+    controller = after["controller"] - before["controller"]
+    hosts = (after["containers"] - before["containers"]) if before["containers"] is not None else None
+    return {"cores": os.cpu_count(), "busy_s": round(busy, 1),
+            "busy_share": round(busy / max(after["total"] - before["total"], 1e-9), 3),
+            "controller_s": round(controller, 1), "hosts_s": None if hosts is None else round(hosts, 1),
+            "other_s": None if hosts is None else round(busy - controller - hosts, 1)}
+
+
 def run_ansible(fleet: dict, args: list[str], log_name: str, timeout: float = 900,
                 extra_env: dict | None = None, env: dict | None = None, cwd: Path = ROOT) -> dict:
     """Run ansible-playbook or ansible (from the checkout unless env and cwd say
     otherwise); wall time, recap, tasks run, and the profile_tasks timings when
     that callback is on."""
     env = dict(ansible_env(fleet) if env is None else env, **(extra_env or {}))
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), cpu_sample()
     try:
         proc = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd, env=env, capture_output=True,
                               text=True, timeout=timeout, check=False)
@@ -155,7 +196,7 @@ def run_ansible(fleet: dict, args: list[str], log_name: str, timeout: float = 90
         rc = -1
         out = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         out += f"\n[bench] timed out after {timeout} s\n"
-    seconds = time.monotonic() - started
+    seconds, cpu = time.monotonic() - started, cpu_used(cpu_before, cpu_sample())
     log = workdir(fleet) / "logs" / f"{log_name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(out, encoding="utf-8")
@@ -166,7 +207,7 @@ def run_ansible(fleet: dict, args: list[str], log_name: str, timeout: float = 90
     if "TASKS RECAP" in out:
         tail = out.split("TASKS RECAP", 1)[1]
         profile = [{"task": t.strip(), "seconds": float(s)} for t, s in PROFILE_LINE.findall(tail)]
-    return {"rc": rc, "seconds": round(seconds, 2), "recap": recap, "profile": profile, "log": str(log),
+    return {"rc": rc, "seconds": round(seconds, 2), "cpu": cpu, "recap": recap, "profile": profile, "log": str(log),
             "changed": sum(h["changed"] for h in recap.values()),
             # Tasks the run started (a task counts once however many hosts run
             # or skip it), and results over all hosts (ok, changed or skipped).

@@ -34,16 +34,16 @@ def nginx_proxy_htpasswd(apps):
 
 def nginx_proxy_sizing(settings, nginx):
     values = _normalized(settings)[0]
-    count = rules.workers(values["nginx_proxy_worker_processes"], nginx["cpus"])
-    size = rules.sizing(values["nginx_proxy_expected_sessions"], count, values["nginx_proxy_reuseport"],
-                        values.get("nginx_proxy_worker_connections"), values.get("nginx_proxy_worker_rlimit_nofile"))
+    size = rules.settings_sizing(values, nginx["cpus"])
+    deferred = values["nginx_proxy_deferred_accept"]
     configured = nginx.get("configured")
     if configured:
         # What an nginx.conf the role does not manage holds, and what it would need.
         theirs = rules.sizing(values["nginx_proxy_expected_sessions"], rules.workers(configured.get("worker_processes") or 1, nginx["cpus"]),
-                              values["nginx_proxy_reuseport"])
+                              values["nginx_proxy_reuseport"], deferred=deferred)
         size["unmanaged"] = {
-            "capacity": rules.capacity(configured, nginx["cpus"], values["nginx_proxy_reuseport"], nginx["nofile_soft"], nginx["nofile_hard"]),
+            "capacity": rules.capacity(configured, nginx["cpus"], values["nginx_proxy_reuseport"], nginx["nofile_soft"], nginx["nofile_hard"],
+                                       deferred),
             "worker_connections": theirs["worker_connections"],
             "worker_rlimit_nofile": theirs["worker_rlimit_nofile"],
         }

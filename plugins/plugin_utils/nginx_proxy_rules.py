@@ -87,7 +87,18 @@ def workers(processes, cpus: int) -> int:
     return cpus if str(processes) == "auto" else int(processes)
 
 
-def sizing(sessions: int, worker_count: int, reuseport: bool, connections=None, rlimit=None) -> dict:
+def connection_reserve(session_connections: int, deferred: bool) -> int:
+    """Connections a worker keeps free beside session_connections.
+
+    Without deferred on the listen, a worker with less than 1/16 of its
+    worker_connections free closes the connections still waiting for their
+    request (ngx_drain_connections), so new sessions fail from 15/16 on: the
+    reserve is then at least a 15th of the session connections.
+    """
+    return CONNECTION_RESERVE if deferred else max(CONNECTION_RESERVE, _ceil_div(session_connections, 15))
+
+
+def sizing(sessions: int, worker_count: int, reuseport: bool, connections=None, rlimit=None, deferred: bool = True) -> dict:
     """worker_connections and worker_rlimit_nofile for sessions over worker_count workers.
 
     The sessions spread over every worker with reuseport; without it one
@@ -96,22 +107,34 @@ def sizing(sessions: int, worker_count: int, reuseport: bool, connections=None, 
     """
     spread = worker_count if reuseport else 1
     per_session = CONNECTIONS_PER_SESSION * SPREAD_MARGIN[0]
-    computed = _ceil_div(per_session * sessions, SPREAD_MARGIN[1] * spread) + CONNECTION_RESERVE
+    held = _ceil_div(per_session * sessions, SPREAD_MARGIN[1] * spread)
+    computed = held + connection_reserve(held, deferred)
     worker_connections = int(connections) if connections is not None else computed
+    even = _ceil_div(CONNECTIONS_PER_SESSION * sessions, worker_count)
     return {
         "workers": worker_count,
         "spread": spread,
         "worker_connections": worker_connections,
         "worker_rlimit_nofile": int(rlimit) if rlimit is not None else worker_connections + FD_RESERVE,
         # The least that holds the sessions on an even spread, without the margin.
-        "min_worker_connections": _ceil_div(CONNECTIONS_PER_SESSION * sessions, worker_count) + CONNECTION_RESERVE,
+        "min_worker_connections": even + connection_reserve(even, deferred),
     }
 
 
-def capacity(configured: dict, cpus: int, reuseport: bool, nofile_soft: int, nofile_hard: int) -> int:
-    """Sessions an nginx.conf the role does not manage holds: its workers x min(connections, files) / 2."""
+def settings_sizing(s: dict, cpus: int) -> dict:
+    """sizing() for the role's normalized settings on a host with cpus CPUs."""
+    return sizing(s["nginx_proxy_expected_sessions"], workers(s["nginx_proxy_worker_processes"], cpus), s["nginx_proxy_reuseport"],
+                  s.get("nginx_proxy_worker_connections"), s.get("nginx_proxy_worker_rlimit_nofile"),
+                  s.get("nginx_proxy_deferred_accept", True))
+
+
+def capacity(configured: dict, cpus: int, reuseport: bool, nofile_soft: int, nofile_hard: int, deferred: bool = True) -> int:
+    """Sessions an nginx.conf the role does not manage holds: its workers x min(connections, files) / 2
+    (without deferred, new sessions fail once less than 1/16 of the connections are free)."""
     count = workers(configured.get("worker_processes") or 1, cpus)
     connections = configured.get("worker_connections") or NGINX_DEFAULT_CONNECTIONS
+    if not deferred:
+        connections -= _ceil_div(connections, 16)
     rlimit = configured.get("worker_rlimit_nofile") or 0
     # Workers keep the master's soft limit when worker_rlimit_nofile is unset or above the hard limit.
     files = rlimit if 0 < rlimit <= nofile_hard else nofile_soft
@@ -394,15 +417,18 @@ def _sizing_errors(s: dict, nginx: dict, managed: bool) -> list[str]:
     if not WORKERS_RE.match(str(s["nginx_proxy_worker_processes"])):
         return [f"nginx_proxy_worker_processes '{s['nginx_proxy_worker_processes']}' must be 'auto' or a number of workers, e.g. 2"]
     count = workers(s["nginx_proxy_worker_processes"], nginx["cpus"])
-    size = sizing(sessions, count, s["nginx_proxy_reuseport"], s.get("nginx_proxy_worker_connections"),
-                  s.get("nginx_proxy_worker_rlimit_nofile"))
+    size = settings_sizing(s, nginx["cpus"])
     connections, rlimit, hard = size["worker_connections"], size["worker_rlimit_nofile"], nginx["nofile_hard"]
     errors = []
     if s.get("nginx_proxy_worker_connections") is not None and connections < size["min_worker_connections"]:
         minimum = size["min_worker_connections"]
+        reserve = minimum - _ceil_div(CONNECTIONS_PER_SESSION * sessions, count)
         errors.append(
             f"nginx_proxy_worker_connections {connections} cannot hold nginx_proxy_expected_sessions {sessions} on {count} workers: "
-            f"each session takes 2 connections, so each worker needs at least 2 * {sessions} / {count} + {CONNECTION_RESERVE} = {minimum}. "
+            f"each session takes 2 connections, so each worker needs at least 2 * {sessions} / {count} + {reserve} = {minimum}"
+            + ("" if s.get("nginx_proxy_deferred_accept", True) else
+               " (with nginx_proxy_deferred_accept false a 16th of them stays free: Nginx closes new connections beyond that)")
+            + ". "
             f"Raise it to {minimum} or more, leave it null to compute it, or lower nginx_proxy_expected_sessions"
         )
     if s.get("nginx_proxy_worker_rlimit_nofile") is not None and rlimit < connections:
@@ -429,7 +455,9 @@ def _above_hard_limit(s: dict, size: dict, sessions: int, hard: int, source: str
             f"above the hard open-file limit {hard} of {source}. Lower it to at most {hard - FD_RESERVE}, {LIMIT_FIX}"
         )
     spread = size["spread"]
-    usable = hard - FD_RESERVE - CONNECTION_RESERVE
+    files = hard - FD_RESERVE
+    # The session connections a worker of `files` connections holds beside its reserve.
+    usable = files - CONNECTION_RESERVE if s.get("nginx_proxy_deferred_accept", True) else min(files - CONNECTION_RESERVE, files * 15 // 16)
     per_session = CONNECTIONS_PER_SESSION * SPREAD_MARGIN[0]
     max_sessions = max(0, usable * spread * SPREAD_MARGIN[1] // per_session)
     more_workers = _ceil_div(per_session * sessions, SPREAD_MARGIN[1] * max(usable, 1))
@@ -445,8 +473,7 @@ def _above_hard_limit(s: dict, size: dict, sessions: int, hard: int, source: str
 
 
 def _main_config_errors(s: dict, nginx: dict, marker_md5: dict) -> list[str]:
-    size = sizing(s["nginx_proxy_expected_sessions"], workers(s["nginx_proxy_worker_processes"], nginx["cpus"]),
-                  s["nginx_proxy_reuseport"], s.get("nginx_proxy_worker_connections"), s.get("nginx_proxy_worker_rlimit_nofile"))
+    size = settings_sizing(s, nginx["cpus"])
     yourself = (
         f" Set nginx_proxy_manage_main_config to false and set worker_rlimit_nofile {size['worker_rlimit_nofile']} "
         f"and, in events {{}}, worker_connections {size['worker_connections']} in nginx.conf yourself"

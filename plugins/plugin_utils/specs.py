@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -68,10 +69,22 @@ def _hint(spec: dict) -> str:
     return f" ({text.rstrip('.')})" if text else ""
 
 
+def _plain(value):
+    """value with plain dicts and lists in place of Ansible's lazy templating
+    containers. The validator deep-copies what it checks, and a deep copy of a
+    lazy container copies its templating context: with it, a few filter calls
+    on one app cost more controller CPU than the whole task they run in."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
 def _scalar(name: str, spec: dict, value, at: str):
     """One option without sub-options, checked and converted by Ansible's validator."""
     own = {key: spec[key] for key in ("type", "elements", "choices") if key in spec}
-    result = ArgumentSpecValidator({name: own}).validate({name: value})
+    result = ArgumentSpecValidator({name: own}).validate({name: _plain(value)})
     for error in result.errors.errors:
         if isinstance(error, ArgumentValueError) and "choices" in spec:
             return value, f"{at}: {_shown(spec, value)} is not one of {', '.join(map(str, spec['choices']))}; pick one."

@@ -14,12 +14,6 @@ from __future__ import annotations
 
 import datetime
 
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-except ImportError:  # ansible-core requires it; only a bare sanity environment lacks it
-    x509 = serialization = None
-
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.app_rules import relative_problem
 
 CERT, KEY = "nginx_proxy_tls_certificate", "nginx_proxy_tls_certificate_key"
@@ -65,7 +59,21 @@ def _not_pem(var: str, path: str, data: bytes, labels: list[str]) -> str | None:
     return f"{var} {path} is not a PEM {what} (no '-----BEGIN' line): give the PEM file, or convert a DER one with '{DER_TO_PEM[var]}'"
 
 
-def _certificate(path: str, data: bytes) -> tuple[x509.Certificate | None, str | None]:
+def _crypto():
+    """cryptography's x509 and serialization, imported on first use: every
+    task that templates one of the collection's filters imports this module
+    in a fresh worker, and only TLS checks need cryptography. None when it is
+    missing (ansible-core requires it; only a bare sanity environment lacks it)."""
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+    except ImportError:
+        return None
+    return x509, serialization
+
+
+def _certificate(path: str, data: bytes):
+    x509 = _crypto()[0]
     try:
         return x509.load_pem_x509_certificates(data)[0], None
     except ValueError:
@@ -77,7 +85,7 @@ def _key(path: str, data: bytes):
         return None, (f"{KEY} {path} is encrypted, and Nginx would stop at every start to ask for its passphrase: "
                       f"decrypt it with 'openssl pkey -in FILE -out key.pem' and protect the file (e.g. ansible-vault) instead")
     try:
-        return serialization.load_pem_private_key(data, password=None), None
+        return _crypto()[1].load_pem_private_key(data, password=None), None
     except TypeError:
         return None, f"{KEY} {path} is encrypted: decrypt it with 'openssl pkey -in FILE -out key.pem'"
     except (ValueError, Exception):  # cryptography raises its own UnsupportedAlgorithm too
@@ -85,10 +93,11 @@ def _key(path: str, data: bytes):
 
 
 def _spki(public_key) -> bytes:
+    serialization = _crypto()[1]
     return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def _validity(path: str, cert: x509.Certificate, now: datetime.datetime) -> str | None:
+def _validity(path: str, cert, now: datetime.datetime) -> str | None:
     before, after = cert.not_valid_before_utc, cert.not_valid_after_utc
     if now > after:
         return f"{CERT} {path} expired on {after:%Y-%m-%d %H:%M} UTC: renew it and give the new certificate and key"
@@ -105,7 +114,7 @@ def pair_problems(cert_path: str, key_path: str, now: datetime.datetime | None =
         data, problem = _read(var, path)
         if problem is None:
             problem = _not_pem(var, path, data, _labels(data))
-        if problem is None and x509 is not None:
+        if problem is None and _crypto() is not None:
             loaded[var], problem = (_certificate if var == CERT else _key)(path, data)
         if problem:
             problems.append(problem)

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import http.client
 import os
+import re
 import socket
 import ssl
 import time
@@ -69,6 +70,18 @@ def fetch_encoded(url: str, accept_encoding: str, timeout: float = 30) -> tuple[
         return resp.status, resp.read(), {k.lower(): v for k, v in resp.getheaders()}
     finally:
         conn.close()
+
+
+def main_bundle(app_url: str) -> tuple[str, bytes]:
+    """The URL of Streamlit's main JS bundle under app_url, and its plain bytes."""
+    status, page, dummy = fetch_encoded(app_url, "identity")
+    assert status == 200
+    match = re.search(rb'src="\./(static/js/index\.[^"]+\.js)"', page)
+    assert match, "no main bundle in Streamlit's index page"
+    url = app_url + match.group(1).decode()
+    status, plain, headers = fetch_encoded(url, "identity")
+    assert status == 200 and "content-encoding" not in headers, headers
+    return url, plain
 
 
 def stream_url(app_url: str) -> str:

@@ -93,3 +93,34 @@ def test_check_fills_defaults_converts_types_and_names_each_field(tmp_path):
         "app.items[1].nme: is not a known field; did you mean 'name'?",
         "app.items[1].name: is required (Its name).",
     ]
+
+
+class _Costly(dict):
+    """A dict that, like Ansible's lazy templating containers, must not be deep-copied:
+    a copy of one of those copies its whole templating context."""
+
+    def __deepcopy__(self, memo):
+        raise AssertionError("specs deep-copied the caller's container")
+
+
+class _CostlyList(list):
+    def __deepcopy__(self, memo):
+        raise AssertionError("specs deep-copied the caller's container")
+
+
+def test_check_hands_the_validator_plain_copies_never_the_callers_containers():
+    options = {
+        "env": {"type": "dict", "description": "Env."},
+        "origins": {"type": "list", "elements": "str", "description": "Origins."},
+        "items": {"type": "list", "elements": "dict", "description": "Items.",
+                  "options": {"tags": {"type": "list", "elements": "str", "description": "Tags."}}},
+    }
+    given = _Costly(env=_Costly(A=_CostlyList(["1"])), origins=_CostlyList(["https://a.test"]),
+                    items=_CostlyList([_Costly(tags=_CostlyList(["x"]))]))
+    values, problems = specs.check(options, given)
+    assert problems == []
+    assert values == {"env": {"A": ["1"]}, "origins": ["https://a.test"], "items": [{"tags": ["x"]}]}
+    assert values["env"].__class__ is dict and values["origins"].__class__ is list
+    # Control: Ansible's validator itself deep-copies what it is given.
+    with pytest.raises(AssertionError, match="deep-copied"):
+        specs.ArgumentSpecValidator({"env": {"type": "dict"}}).validate({"env": _Costly(A="1")})

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import crossplane
 import pytest
 import yaml
-from ansible_collections.streamlit_ops.deploy.plugins.filter.nginx_proxy import nginx_proxy_apps, nginx_proxy_htpasswd
+from ansible_collections.streamlit_ops.deploy.plugins.filter.nginx_proxy import nginx_proxy_apps, nginx_proxy_htpasswd, nginx_proxy_sizing
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.nginx_proxy_rules import MAIN_CONFIG_RELEASES
 from ansible_collections.streamlit_ops.deploy.plugins.modules.websocket_probe import probe
 
@@ -510,7 +510,9 @@ def _expected_workers(values: dict) -> tuple[int, int]:
     spread = workers if values["nginx_proxy_reuseport"] else 1
     connections = values["nginx_proxy_worker_connections"]
     if connections is None:
-        connections = math.ceil(2 * values["nginx_proxy_expected_sessions"] * 1.1 / spread) + 1024
+        held = -(-2 * values["nginx_proxy_expected_sessions"] * 11 // (10 * spread))  # ceil(2 * sessions * 1.1 / spread)
+        # Without deferred a 16th of worker_connections stays free.
+        connections = held + (1024 if values["nginx_proxy_deferred_accept"] else max(1024, math.ceil(held / 15)))
     rlimit = values["nginx_proxy_worker_rlimit_nofile"]
     return connections, (connections + 1024 if rlimit is None else rlimit)
 
@@ -1522,6 +1524,35 @@ def test_validate_rejects_worker_settings_that_cannot_hold_the_sessions(tmp_path
     assert _run_validate(tmp_path, fixed).returncode == 0
     (problem,) = _problems(_run_validate(tmp_path, {**fixed, "nginx_proxy_worker_processes": "two"}))
     assert problem.startswith("- nginx_proxy_worker_processes 'two' must be 'auto' or a number")
+
+
+def test_without_deferred_a_sixteenth_of_the_connections_stays_free(tmp_path, fake_master):
+    """Nginx closes connections waiting for their request once a worker has
+    less than worker_connections / 16 free: without deferred the sizing keeps
+    that 16th free; with deferred (the control) the plain +1024 stands."""
+    for sessions in (1, 5000, 7680, 7681, 10000, 20000, 100000):
+        for deferred in (True, False):
+            values = {**DEFAULTS, "nginx_proxy_worker_processes": "2", "nginx_proxy_expected_sessions": sessions,
+                      "nginx_proxy_deferred_accept": deferred}
+            size = nginx_proxy_sizing(values, {"cpus": 2})
+            connections = size["worker_connections"]
+            assert (connections, size["worker_rlimit_nofile"]) == _expected_workers(values)
+            held = -(-2 * sessions * 11 // 20)
+            assert connections - held >= (1024 if deferred else max(1024, math.ceil(connections / 16))), (sessions, deferred)
+    # 20,000 sessions on 2 workers: 22,000 session connections per worker.
+    wide = {**DEFAULTS, "nginx_proxy_worker_processes": "2", "nginx_proxy_expected_sessions": 20000}
+    assert _expected_workers(wide) == (23024, 24048)
+    assert _expected_workers({**wide, "nginx_proxy_deferred_accept": False}) == (23467, 24491)
+
+    # What validate asks of worker_connections set by hand (17,000 sessions on 2 workers, within this
+    # machine's 20,000 files): 2 * 17,000 / 2 + 1024 with deferred, + 17,000 / 15 without.
+    values = {**APP, **fake_master(20000), **_main_config(tmp_path), "nginx_proxy_worker_processes": 2,
+              "nginx_proxy_expected_sessions": 17000, "nginx_proxy_worker_connections": 18024}
+    assert _run_validate(tmp_path, values).returncode == 0
+    (problem,) = _problems(_run_validate(tmp_path, {**values, "nginx_proxy_deferred_accept": False}))
+    assert "each worker needs at least 2 * 17000 / 2 + 1134 = 18134" in problem
+    assert "nginx_proxy_deferred_accept false" in problem
+    assert _run_validate(tmp_path, {**values, "nginx_proxy_deferred_accept": False, "nginx_proxy_worker_connections": 18134}).returncode == 0
 
 
 def test_validate_leaves_someone_elses_nginx_conf_alone(tmp_path, fake_master):

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import brotli
 import pytest
 
-from checks import fetch_encoded
+from checks import fetch_encoded, main_bundle
 from hosts import nginx_dump, on
 
 BOTH = "br, gzip"
@@ -23,14 +23,7 @@ BOTH = "br, gzip"
 @pytest.fixture(scope="module")
 def bundle(app_url) -> tuple[str, bytes]:
     """The main bundle's URL through the master, and its plain bytes."""
-    status, page, dummy = fetch_encoded(app_url, "identity")
-    assert status == 200
-    match = re.search(rb'src="\./(static/js/index\.[^"]+\.js)"', page)
-    assert match, "no main bundle in Streamlit's index page"
-    url = app_url + match.group(1).decode()
-    status, plain, headers = fetch_encoded(url, "identity")
-    assert status == 200 and "content-encoding" not in headers, headers
-    return url, plain
+    return main_bundle(app_url)
 
 
 def test_brotli_to_a_client_that_accepts_br(bundle):
