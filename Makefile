@@ -114,7 +114,7 @@ images: host venv
 # the 2 cores. The work is mostly CPU (Ansible's tasks, the apps, the
 # browser), so a lane beside the other runs about 1.3 to 1.6 times slower
 # than alone; a third lane slowed every scenario by 1.6 to 1.8 times. Lane A:
-# `ha`, the longest (62 min beside lane B in CI), `standalone`, the newest
+# `ha`, the longest (28 min beside lane B in CI), `standalone`, the newest
 # unit tests; lane B: unit, packaging, `default`, `dropin`, `edge`, the bench
 # smoke, the newest `default` (after the oldest end's: one scenario's hosts
 # and names).
