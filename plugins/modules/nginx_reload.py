@@ -28,7 +28,7 @@ options:
     type: path
     default: /var/log/nginx/error.log
   timeout:
-    description: Seconds to wait for the new workers.
+    description: Seconds to wait, in all, for the running master's workers and then for the new ones.
     type: int
     default: 15
 notes:
@@ -107,13 +107,27 @@ def severe_lines(path: str, offset: int) -> list[str]:
         return []
 
 
+def settled_children(pid: int, deadline: float) -> set[int]:
+    """The master's processes once it has started them all. A master signalled
+    right after its own start (a restart just before) may not have forked its
+    first workers yet, and they would then pass for the reload's new ones."""
+    found = children(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        again = children(pid)
+        if found and again == found:
+            break
+        found = again
+    return found
+
+
 def reload(pid_file: str, error_log: str, timeout: int) -> tuple[bool, list[int], list[str]]:
     """(took, new workers, error lines) after one SIGHUP to the master."""
     pid = master_pid(pid_file)
-    before = children(pid)
+    deadline = time.monotonic() + timeout
+    before = settled_children(pid, deadline)
     offset = log_size(error_log)
     os.kill(pid, signal.SIGHUP)
-    deadline = time.monotonic() + timeout
     while True:
         errors = severe_lines(error_log, offset)
         new = sorted(children(pid) - before)

@@ -7,6 +7,7 @@ the port free passes (the control)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -14,7 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from ansible_collections.streamlit_ops.deploy.plugins.modules.nginx_reload import master_pid, reload
+from ansible_collections.streamlit_ops.deploy.plugins.modules import nginx_reload
+from ansible_collections.streamlit_ops.deploy.plugins.modules.nginx_reload import children, master_pid, reload
 
 
 def _free_port() -> int:
@@ -53,7 +55,8 @@ def nginx(tmp_path):
     subprocess.run(argv, check=True, timeout=30)
     pid_file = tmp_path / "nginx.pid"
     for dummy in range(50):
-        if master_pid(str(pid_file)):
+        pid = master_pid(str(pid_file))
+        if pid and len(children(pid)) == 2:
             break
         time.sleep(0.1)
     try:
@@ -80,3 +83,34 @@ def test_reload_that_cannot_bind_fails_with_nginxs_error(nginx):
 
 def test_no_running_nginx_means_nothing_to_reload(tmp_path):
     assert master_pid(str(tmp_path / "nginx.pid")) is None
+
+
+class _JustStarted:
+    """A master signalled before it forked its first workers: they appear on
+    the second look, and the SIGHUP starts none (the reload failed)."""
+
+    def __init__(self, signalled_workers):
+        self.looks = 0
+        self.signalled = False
+        self.signalled_workers = signalled_workers
+
+    def children(self, pid):
+        self.looks += 1
+        if self.signalled:
+            return {11, 12} | self.signalled_workers
+        return set() if self.looks == 1 else {11, 12}
+
+    def kill(self, pid, sig):
+        self.signalled = True
+
+
+@pytest.mark.parametrize("signalled_workers, took", [(set(), False), ({21, 22}, True)])
+def test_first_workers_of_a_just_started_master_are_not_taken_for_the_reloads(tmp_path, monkeypatch, signalled_workers, took):
+    (tmp_path / "nginx.pid").write_text(f"{os.getpid()}\n")
+    master = _JustStarted(signalled_workers)
+    monkeypatch.setattr(nginx_reload, "children", master.children)
+    monkeypatch.setattr(nginx_reload.os, "kill", lambda pid, sig: master.kill(pid, sig) if sig else None)
+    result = reload(str(tmp_path / "nginx.pid"), str(tmp_path / "error.log"), 1)
+    # The control is the second case: workers the signal did start are taken.
+    assert result == (took, sorted(signalled_workers), [])
+    assert master.looks >= 3
