@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
-from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import nginx_proxy_brotli as brotli
-from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import nginx_proxy_rules as rules
-from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import specs
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.lazy import Module
+
+brotli = Module("nginx_proxy_brotli")
+rules = Module("nginx_proxy_rules")
+specs = Module("specs")
 
 
 def _normalized(settings) -> tuple[dict, list[str]]:

@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
-from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import site, specs
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.lazy import Module
+
+site = Module("site")
+specs = Module("specs")
 
 
 def site_errors(given, children=None, hosts=None, masters_ipv4=None, playbook="site", masters=None):

@@ -6,8 +6,12 @@ plugin_utils/streamlit_secrets.py."""
 
 from __future__ import annotations
 
-from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import specs, streamlit_env, streamlit_secrets
-from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils import streamlit_app_rules as rules
+from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.lazy import Module
+
+specs = Module("specs")
+streamlit_env = Module("streamlit_env")
+streamlit_secrets = Module("streamlit_secrets")
+rules = Module("streamlit_app_rules")
 
 VAR = "streamlit_app_containers"
 

@@ -76,20 +76,12 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-FILES = (("script", "0755"), ("dropin", "0644"))
-
-
-def _current(path: str) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        return None
+from ansible_collections.streamlit_ops.deploy.plugins.module_utils.firewall import FILES, check_rules, current
 
 
 def _put(module: AnsibleModule, path: str, content: str, mode: str, diffs: list) -> bool:
     """Write content to path when it differs, and the owner and mode; True when anything changed."""
-    before = _current(path)
+    before = current(path)
     args = module.load_file_common_arguments({"path": path, "owner": "root", "group": "root", "mode": mode})
     if before == content:
         return module.set_fs_attributes_if_different(args, False)
@@ -120,14 +112,14 @@ def main():
     p = module.params
     diffs: list = []
     changed = {name: _put(module, p[f"{name}_path"], p[name], mode, diffs) for name, mode in FILES}
-    script_new = changed["script"] and _current(p["script_path"]) != p["script"]
+    script_new = changed["script"] and current(p["script_path"]) != p["script"]
     if script_new:
         # Check mode with a new script: the one on the host would compare the old rules.
         differ = True
     else:
-        rc, out, err = module.run_command([p["script_path"], "--check"])
+        rc, output = check_rules(module, p["script_path"])
         if rc not in (0, 1):
-            module.fail_json(msg=f"{p['script_path']} --check failed (rc {rc}): {(err or out).strip()}", rc=rc)
+            module.fail_json(msg=f"{p['script_path']} --check failed (rc {rc}): {output}", rc=rc)
         differ = rc == 1
     if differ and not module.check_mode:
         rc, out, err = module.run_command([p["script_path"]])

@@ -67,6 +67,39 @@ options:
     description: The file that names the Debian release.
     type: path
     default: /etc/os-release
+  docker_containers_label:
+    description:
+      - Also list every container, running or not, that carries this label (see RV(docker_containers)), from the
+        Docker engine at O(docker_socket).
+      - Needs no Python library on the host; the list is the one M(community.docker.docker_host_info) returns
+        with C(containers_all), C(verbose_output) and the same label filter.
+    type: str
+  docker_socket:
+    description: The Docker engine's socket that O(docker_containers_label) asks.
+    type: path
+    default: /var/run/docker.sock
+  firewall:
+    description:
+      - Also read whether the firewall that M(streamlit_ops.deploy.firewall_script) would put in place with these same
+        options is in place already (see RV(firewall_in_place)). Runs only C(SCRIPT --check), which compares.
+    type: dict
+    suboptions:
+      script:
+        description: The script's content.
+        type: str
+        required: true
+      script_path:
+        description: Where the script is.
+        type: path
+        required: true
+      dropin:
+        description: The drop-in's content.
+        type: str
+        required: true
+      dropin_path:
+        description: Where the drop-in is.
+        type: path
+        required: true
 extends_documentation_fragment:
   - streamlit_ops.deploy.read_only
 """
@@ -118,14 +151,33 @@ depends:
   description: Each package of O(apt_depends) with its candidate's C(Depends), empty when apt does not know it.
   returned: always
   type: dict
+docker_containers:
+  description:
+    - With O(docker_containers_label), the containers with that label as the engine's C(GET /containers/json)
+      lists them; null when no engine answered at O(docker_socket) (none installed or running, for example).
+  returned: when O(docker_containers_label) is set
+  type: list
+  elements: dict
+firewall_in_place:
+  description:
+    - With O(firewall), V(true) when both files hold the given content, owned by root with modes 0755 and 0644,
+      and C(SCRIPT --check) exits 0; M(streamlit_ops.deploy.firewall_script) would change nothing then.
+  returned: when O(firewall) is set
+  type: bool
 """
 
 import glob
 import hashlib
+import http.client
+import json
 import os
 import re
+import socket
+from urllib.parse import quote
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.streamlit_ops.deploy.plugins.module_utils.firewall import in_place
 
 APT_LISTS = "/var/lib/apt/lists"
 NGINX_BINARY = "/usr/sbin/nginx"
@@ -150,7 +202,51 @@ ARGUMENT_SPEC = {
     "nginx_main_config": {"type": "path", "default": NGINX_CONFFILE},
     "nginx_pid_file": {"type": "path", "default": "/run/nginx.pid"},
     "os_release": {"type": "path", "default": "/etc/os-release"},
+    "docker_containers_label": {"type": "str"},
+    "docker_socket": {"type": "path", "default": "/var/run/docker.sock"},
+    "firewall": {
+        "type": "dict",
+        "options": {
+            "script": {"type": "str", "required": True},
+            "script_path": {"type": "path", "required": True},
+            "dropin": {"type": "str", "required": True},
+            "dropin_path": {"type": "path", "required": True},
+        },
+    },
 }
+# An engine that does not answer within this is reported as not answering.
+DOCKER_TIMEOUT = 20
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over the engine's Unix socket."""
+
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def docker_containers(socket_path, label, timeout=DOCKER_TIMEOUT):
+    """Every container with label, running or not, as the engine lists them; None when it does not answer."""
+    filters = quote(json.dumps({"label": [label]}))
+    connection = _UnixConnection(socket_path, timeout)
+    try:
+        connection.request("GET", f"/containers/json?all=1&limit=-1&size=0&trunc_cmd=0&filters={filters}")
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            return None
+        listed = json.loads(body)
+    except (OSError, http.client.HTTPException, ValueError):
+        return None
+    finally:
+        connection.close()
+    return listed if isinstance(listed, list) else None
 
 
 def installed_packages(module, names):
@@ -340,6 +436,10 @@ def main():
         result["addresses"] = addresses(module)
     if params["nginx"]:
         result["nginx"] = nginx_facts(module, params)
+    if params["firewall"]:
+        result["firewall_in_place"] = in_place(module, params["firewall"])
+    if params["docker_containers_label"]:
+        result["docker_containers"] = docker_containers(params["docker_socket"], params["docker_containers_label"])
     module.exit_json(**result)
 
 

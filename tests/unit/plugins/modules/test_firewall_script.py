@@ -6,11 +6,13 @@ naming the script when --check or the script itself fails."""
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
 
 MODULE = pathlib.Path(__file__).resolve().parents[4] / "plugins/modules/firewall_script.py"
+COLLECTIONS = pathlib.Path(__file__).resolve().parents[4] / "collections"
 
 # Applies "the rules" by writing RULES into a state file; --check compares it.
 SCRIPT = """#!/bin/sh
@@ -36,7 +38,9 @@ def _run(tmp_path, script, dropin="[Service]\nExecStartPost=/x\n", check=False, 
     argfile = tmp_path / "args.json"
     argfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": params}))
     (tmp_path / "sbin").mkdir(exist_ok=True)
-    out = subprocess.run([sys.executable, str(MODULE), str(argfile)], capture_output=True, text=True, timeout=60, check=False)
+    # The module imports its module_utils from the collection, as AnsiballZ bundles them.
+    env = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
+    out = subprocess.run([sys.executable, str(MODULE), str(argfile)], capture_output=True, text=True, timeout=60, check=False, env=env)
     return json.loads(out.stdout)
 
 

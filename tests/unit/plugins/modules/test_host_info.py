@@ -142,3 +142,92 @@ def test_candidate_depends_come_from_apt_cache():
         "libnginx-mod-http-brotli-filter": "nginx-abi-1.22.1-7, libbrotli1 (>= 0.6.0)"}
     # Control: apt without lists knows no candidate.
     assert host_info.candidate_depends(FakeModule({"apt-cache": (100, "", "E: No packages found")}), ["x"]) == {"x": ""}
+
+
+class _Engine:
+    """A Docker engine on a Unix socket that answers one request with status and body, and records the path."""
+
+    def __init__(self, path, status, body):
+        import threading
+        import socket
+        self.requested = []
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        self.server.listen(1)
+
+        def answer():
+            connection, dummy = self.server.accept()
+            with connection:
+                self.requested.append(connection.recv(65536).decode().split("\r\n", 1)[0])
+                connection.sendall(f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                                   f"Connection: close\r\n\r\n{body}".encode())
+
+        self.thread = threading.Thread(target=answer, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.thread.join(5)
+        self.server.close()
+
+
+def test_docker_containers_are_the_engines_list_of_every_container_with_the_label(tmp_path):
+    from urllib.parse import unquote
+    listed = [{"Id": "abc", "Names": ["/streamlit-demo"], "Labels": {"streamlit_ops.deploy.app": "demo"}, "Ports": []}]
+    engine = _Engine(tmp_path / "docker.sock", 200, __import__("json").dumps(listed))
+    try:
+        assert host_info.docker_containers(str(tmp_path / "docker.sock"), "streamlit_ops.deploy.app", timeout=5) == listed
+    finally:
+        engine.close()
+    method, target, dummy = engine.requested[0].split(" ")
+    assert method == "GET" and target.startswith("/containers/json?all=1&")
+    assert unquote(target.split("filters=", 1)[1]) == '{"label": ["streamlit_ops.deploy.app"]}'
+
+
+@pytest.mark.parametrize("status, body", [(500, '{"message": "engine broke"}'), (200, '{"not": "a list"}'), (200, "not json")])
+def test_docker_containers_are_none_when_the_engine_does_not_answer_a_list(tmp_path, status, body):
+    engine = _Engine(tmp_path / "docker.sock", status, body)
+    try:
+        assert host_info.docker_containers(str(tmp_path / "docker.sock"), "x", timeout=5) is None
+    finally:
+        engine.close()
+    # No engine at all (a first run: Docker is not installed yet).
+    assert host_info.docker_containers(str(tmp_path / "absent.sock"), "x", timeout=5) is None
+
+
+class _Script:
+    """Answers SCRIPT --check with rc."""
+
+    def __init__(self, rc):
+        self.rc = rc
+        self.ran = []
+
+    def run_command(self, argv):
+        self.ran.append(argv)
+        return self.rc, "", ""
+
+
+def _firewall(tmp_path):
+    script, dropin = tmp_path / "fw", tmp_path / "fw.conf"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    dropin.write_text("[Service]\n")
+    dropin.chmod(0o644)
+    return {"script": "#!/bin/sh\n", "script_path": str(script), "dropin": "[Service]\n", "dropin_path": str(dropin)}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the files must be root's")
+def test_firewall_is_in_place_only_with_both_files_as_given_and_the_rules_checked(tmp_path):
+    from ansible_collections.streamlit_ops.deploy.plugins.module_utils.firewall import in_place
+    params = _firewall(tmp_path)
+    script = _Script(0)
+    assert in_place(script, params) is True
+    assert script.ran == [[params["script_path"], "--check"]]
+    # Each control alone makes it not in place: the rules, a mode, the content.
+    assert in_place(_Script(1), params) is False
+    assert in_place(_Script(2), params) is False
+    os.chmod(params["dropin_path"], 0o600)
+    assert in_place(_Script(0), params) is False
+    os.chmod(params["dropin_path"], 0o644)
+    assert in_place(_Script(0), dict(params, script="#!/bin/sh\necho new\n")) is False
+    assert in_place(_Script(0), dict(params, dropin_path=str(tmp_path / "absent.conf"))) is False
+    assert in_place(_Script(0), params) is True
