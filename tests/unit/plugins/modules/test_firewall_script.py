@@ -12,7 +12,14 @@ import subprocess
 import sys
 
 MODULE = pathlib.Path(__file__).resolve().parents[4] / "plugins/modules/firewall_script.py"
-COLLECTIONS = pathlib.Path(__file__).resolve().parents[4] / "collections"
+
+
+def _collections_path() -> str:
+    """The directory that holds ansible_collections/, as this test imports the collection from it (the
+    checkout's collections/ link, or ansible-test's copy)."""
+    from ansible_collections.streamlit_ops.deploy.plugins.module_utils import firewall
+    return next(str(p.parent) for p in pathlib.Path(firewall.__file__).parents if p.name == "ansible_collections")
+
 
 # Applies "the rules" by writing RULES into a state file; --check compares it.
 SCRIPT = """#!/bin/sh
@@ -39,8 +46,9 @@ def _run(tmp_path, script, dropin="[Service]\nExecStartPost=/x\n", check=False, 
     argfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": params}))
     (tmp_path / "sbin").mkdir(exist_ok=True)
     # The module imports its module_utils from the collection, as AnsiballZ bundles them.
-    env = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_collections_path(), os.environ.get("PYTHONPATH")])))
     out = subprocess.run([sys.executable, str(MODULE), str(argfile)], capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert out.stdout, out.stderr
     return json.loads(out.stdout)
 
 
