@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: host_info
-short_description: Read packages, files and Nginx facts of a Debian host in one call
+short_description: Read packages, files, containers, the child firewall and Nginx facts of a Debian host in one call
 description:
   - Reads, and never changes, what the collection's roles decide on before they change a host, so that a
     run that has nothing to do costs one round trip per host instead of one per question.
