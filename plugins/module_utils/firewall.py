@@ -10,6 +10,13 @@ import os
 
 # Each file firewall_script writes: its parameter and its mode; both are root's.
 FILES = (("script", "0755"), ("dropin", "0644"))
+# firewall_script's options, which host_info's firewall option takes as they are.
+OPTIONS = {
+    "script": {"type": "str", "required": True},
+    "script_path": {"type": "path", "required": True},
+    "dropin": {"type": "str", "required": True},
+    "dropin_path": {"type": "path", "required": True},
+}
 
 
 def current(path: str) -> str | None:

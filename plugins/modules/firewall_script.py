@@ -76,7 +76,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.streamlit_ops.deploy.plugins.module_utils.firewall import FILES, check_rules, current
+from ansible_collections.streamlit_ops.deploy.plugins.module_utils.firewall import FILES, OPTIONS, check_rules, current
 
 
 def _put(module: AnsibleModule, path: str, content: str, mode: str, diffs: list) -> bool:
@@ -101,12 +101,7 @@ def _put(module: AnsibleModule, path: str, content: str, mode: str, diffs: list)
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "script": {"type": "str", "required": True},
-            "script_path": {"type": "path", "required": True},
-            "dropin": {"type": "str", "required": True},
-            "dropin_path": {"type": "path", "required": True},
-        },
+        argument_spec=OPTIONS,
         supports_check_mode=True,
     )
     p = module.params

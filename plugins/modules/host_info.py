@@ -177,6 +177,7 @@ from urllib.parse import quote
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.streamlit_ops.deploy.plugins.module_utils.firewall import OPTIONS as FIREWALL_OPTIONS
 from ansible_collections.streamlit_ops.deploy.plugins.module_utils.firewall import in_place
 
 APT_LISTS = "/var/lib/apt/lists"
@@ -204,15 +205,7 @@ ARGUMENT_SPEC = {
     "os_release": {"type": "path", "default": "/etc/os-release"},
     "docker_containers_label": {"type": "str"},
     "docker_socket": {"type": "path", "default": "/var/run/docker.sock"},
-    "firewall": {
-        "type": "dict",
-        "options": {
-            "script": {"type": "str", "required": True},
-            "script_path": {"type": "path", "required": True},
-            "dropin": {"type": "str", "required": True},
-            "dropin_path": {"type": "path", "required": True},
-        },
-    },
+    "firewall": {"type": "dict", "options": FIREWALL_OPTIONS},
 }
 # An engine that does not answer within this is reported as not answering.
 DOCKER_TIMEOUT = 20
