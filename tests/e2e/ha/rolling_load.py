@@ -29,6 +29,7 @@ class Load:
     max_seconds: float = 900
     max_sessions: int = 20000
     ok: int = 0
+    resent: int = 0  # requests sent again as a browser would (StreamlitClient._get_reused)
     failures: list[str] = field(default_factory=list)
     started: float = 0.0
     stopped: float = 0.0
@@ -44,9 +45,11 @@ class Load:
             client.load()
             client.connect()
         except Exception as exc:  # noqa: BLE001  (any failure is a failed request, counted)
-            return f"http: {exc!r}"
+            return f"{'health' if client.result.page else 'page'}: {exc!r}"
         finally:
             client.close()
+            with self._lock:
+                self.resent += client.result.resent
         result = client.result
         if result.page != 200 or result.health != 200 or result.websocket != 101:
             return str(result)

@@ -18,6 +18,7 @@ connection at its 60 s client_header_timeout).
 from __future__ import annotations
 
 import asyncio
+import http.client
 import ssl
 import time
 import uuid
@@ -47,11 +48,13 @@ class Session:
     upload_body: str = ""  # the first refused upload's body, else the last one's
     uploads: list[int] = field(default_factory=list)  # every upload's status, in order
     error: str | None = None
+    resent: int = 0  # requests sent again after their reused connection closed with no answer (see _get_reused)
     seconds: dict[str, float] = field(default_factory=dict)  # per step, to tell a stall from a refusal
 
     def __str__(self) -> str:
         return (f"page={self.page} health={self.health} ws={self.websocket} session={self.session_id} "
-                f"upload={self.upload} {self.upload_body[:80]!r} uploads={self.uploads} error={self.error} seconds={self.seconds}")
+                f"upload={self.upload} {self.upload_body[:80]!r} uploads={self.uploads} error={self.error} resent={self.resent} "
+                f"seconds={self.seconds}")
 
 
 def tls_context(cafile: str | None) -> ssl.SSLContext:
@@ -85,7 +88,22 @@ class StreamlitClient:
     def load(self) -> None:
         """The page and the health endpoint, as the frontend fetches them (cookies kept)."""
         self.result.page = self.http.get(self.app_url, timeout=self.timeout).status_code
-        self.result.health = self.http.get(self.app_url + "_stcore/health", timeout=self.timeout).status_code
+        self.result.health = self._get_reused(self.app_url + "_stcore/health").status_code
+
+    def _get_reused(self, url: str) -> requests.Response:
+        """A GET on the kept-alive connection an earlier request came on. The
+        server may close that idle connection just as the request leaves: Nginx's
+        old workers close their idle keep-alive connections on every reload. A
+        browser then sends the request again on a new connection (RFC 9112,
+        9.3.1), and so does this client, once, counting it in `resent`. Any other
+        failure, a second one, and a fresh connection's failure are not resent."""
+        try:
+            return self.http.get(url, timeout=self.timeout)
+        except requests.ConnectionError as exc:
+            if isinstance(exc, requests.ConnectTimeout) or not closed_without_answer(exc):
+                raise
+        self.result.resent += 1
+        return self.http.get(url, timeout=self.timeout)
 
     def connect(self) -> None:
         parts = urlsplit(self.app_url)
@@ -179,6 +197,25 @@ class StreamlitClient:
         finally:
             self.close()
         return self.result
+
+
+# What a connection closed by the server before any answer raises, under
+# requests' and urllib3's wrappers.
+_CLOSED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
+
+
+def closed_without_answer(exc: BaseException) -> bool:
+    """Whether exc comes from a connection the server closed before it answered."""
+    seen, todo = set(), [exc]
+    while todo and len(seen) < 20:
+        cur = todo.pop()
+        if cur is None or id(cur) in seen or not isinstance(cur, BaseException):
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, _CLOSED):
+            return True
+        todo.extend([cur.__cause__, cur.__context__, getattr(cur, "reason", None), *cur.args])
+    return False
 
 
 def _element_text(element) -> str:

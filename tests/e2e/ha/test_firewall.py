@@ -4,7 +4,9 @@ The scenario allows the master and the controller (molecule/ha/molecule.yml);
 a third container started on the scenario network is anyone else. Each
 check has its control: the same probe gets through once the rules are taken
 out, and the rules come back by themselves when dockerd starts (as after a
-reboot, whose empty kernel the removal stands in for). Every test leaves the
+reboot, whose empty kernel the removal stands in for). A rerun of site.yml,
+which skips the firewall step where the host read finds it in place, puts
+back rules taken out and a script's mode changed. Every test leaves the
 rules and the apps as the scenario converged them.
 """
 
@@ -13,7 +15,7 @@ import subprocess
 import time
 
 import pytest
-from hosts import on
+from hosts import on, playbook
 
 SCRIPT = "/usr/local/sbin/streamlit-ops-firewall"
 PROBE_TIMEOUT = 5
@@ -114,3 +116,27 @@ def test_rules_hold_only_the_app_ports(target):
     assert all(f"--ctorigdst {address}" in line for line in drops), rules
     # The control: a port of the child no app publishes is not in the chain.
     assert not any("--ctorigdstport 22 " in line for line in drops), rules
+
+
+def test_a_site_rerun_puts_back_rules_taken_out_and_the_scripts_mode(outsider, master, target, inventory):
+    """The host read finds the firewall out of place, so the rerun's firewall step runs on that child alone."""
+    child, address, port = target
+    on(child, SCRIPT, "--remove")
+    on(child, "chmod", "0700", SCRIPT)
+    try:
+        # The control: the drift is real, the outsider gets through.
+        assert not rules_in_place(child)
+        assert outsider(address, port), "with the rules out the probe must connect, or it proves nothing"
+        rc, output, changed = playbook("site.yml", inventory)
+        assert rc == 0, output[-3000:]
+        assert rules_in_place(child), on(child, "iptables", "-S", "STREAMLIT-OPS", check=False).stdout
+        assert on(child, "stat", "-c", "%a", SCRIPT).stdout.strip() == "755"
+        assert not outsider(address, port), "the rerun did not put the rules back"
+        assert master_connects(master, address, port)
+        assert changed.get(child, 0) >= 1, changed
+        others = {host: count for host, count in changed.items() if host != child}
+        assert others and not any(others.values()), f"only the drifted child changes: {changed}"
+    finally:
+        on(child, "chmod", "0755", SCRIPT)
+        if not rules_in_place(child):
+            on(child, SCRIPT)

@@ -6,6 +6,10 @@ wait) under the same load, and requests fail. The run back to the scenario
 (image 1.0) rolls out and fails no request either, and the scenario's own
 run then changes nothing.
 
+A health request whose kept-alive connection a reload closed just as it
+left is sent again once, as a browser does (stclient.py); the resends are
+printed and kept, and any other failure counts.
+
 The runs are shared with the lock, interrupted-run and secret-sentinel
 checks (site_runs.py); the rollout time per child is printed and kept in
 the artifacts (rollout.json), each run's output next to it."""
@@ -37,8 +41,8 @@ def test_image_change_rolls_out_with_no_failed_request(site_runs, children, reco
     per_child = rollouts(run.output)
     assert [hosts for hosts, seconds in per_child] == children, f"one batch per child expected: {per_child}"
     record["rollout_seconds_per_child"] = dict((h, s) for h, s in per_child)
-    record["load"] = {"sessions": load.ok + len(load.failures), "rate_per_s": round(load.rate, 1)}
-    print(f"rollout per child: {per_child}; load {load.ok} ok at {load.rate:.1f}/s")
+    record["load"] = {"sessions": load.ok + len(load.failures), "rate_per_s": round(load.rate, 1), "resent": load.resent}
+    print(f"rollout per child: {per_child}; load {load.ok} ok at {load.rate:.1f}/s, {load.resent} resent")
     assert load.rate >= MIN_RATE, f"the load ran at {load.rate:.1f}/s, below {MIN_RATE}/s: it proves nothing"
     assert load.failures == [], f"{len(load.failures)} of {load.ok + len(load.failures)} failed: {load.failures[:10]}"
 
