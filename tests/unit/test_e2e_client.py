@@ -104,28 +104,15 @@ def test_no_drop_no_resend(serve):
     assert (client.result.health, client.result.resent, server.connections) == (200, 0, 1)
 
 
-def test_the_page_on_a_fresh_connection_is_not_resent(serve):
-    server, url = serve(["drop"])
-    client = StreamlitClient(url, timeout=5)
-    with pytest.raises(requests.ConnectionError):
-        client.load()
-    client.close()
-    assert (client.result.resent, server.seen) == (0, 1)
-
-
-def test_a_second_drop_is_a_failure(serve):
-    server, url = serve(["ok", "drop", "drop"])
-    client = StreamlitClient(url, timeout=5)
-    with pytest.raises(requests.ConnectionError):
-        client.load()
-    client.close()
-    assert (client.result.resent, server.seen) == (1, 3)
-
-
-def test_a_timeout_is_not_resent(serve):
-    server, url = serve(["ok", "hang"])
+@pytest.mark.parametrize("plan, error, resent, seen", [
+    pytest.param(["drop"], requests.ConnectionError, 0, 1, id="the page on a fresh connection"),
+    pytest.param(["ok", "drop", "drop"], requests.ConnectionError, 1, 3, id="a second drop"),
+    pytest.param(["ok", "hang"], requests.Timeout, 0, 2, id="a timeout"),
+])
+def test_what_is_not_resent_fails(serve, plan, error, resent, seen):
+    server, url = serve(plan)
     client = StreamlitClient(url, timeout=0.5)
-    with pytest.raises(requests.Timeout):
+    with pytest.raises(error):
         client.load()
     client.close()
-    assert (client.result.resent, server.seen) == (0, 2)
+    assert (client.result.resent, server.seen) == (resent, seen)
