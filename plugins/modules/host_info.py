@@ -177,8 +177,7 @@ from urllib.parse import quote
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.streamlit_ops.deploy.plugins.module_utils.firewall import OPTIONS as FIREWALL_OPTIONS
-from ansible_collections.streamlit_ops.deploy.plugins.module_utils.firewall import in_place
+from ansible_collections.streamlit_ops.deploy.plugins.module_utils.firewall import OPTIONS as FIREWALL_OPTIONS, in_place
 
 APT_LISTS = "/var/lib/apt/lists"
 NGINX_BINARY = "/usr/sbin/nginx"
