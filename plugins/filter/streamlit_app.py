@@ -58,6 +58,16 @@ def streamlit_app_secrets_toml(container, secrets_text=""):
     return streamlit_secrets.secrets_toml(str(secrets_text or ""), item.get("login"), item.get("cookie_secret"))
 
 
+def streamlit_app_spec_labels(containers, forwarded_allow_ips, bind_address, secret_names=(), revision=""):
+    return {item["name"]: rules.spec_label(item, streamlit_env.container_env(item, list(forwarded_allow_ips or [])), str(bind_address),
+                                           item["name"] in (secret_names or []), str(revision))
+            for item in streamlit_app_containers(containers)}
+
+
+def streamlit_app_in_place(containers, listed, spec_labels, prefix, label):
+    return rules.in_place(streamlit_app_containers(containers), list(listed or []), dict(spec_labels or {}), str(prefix), str(label))
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -65,6 +75,8 @@ class FilterModule:
             "streamlit_app_env": streamlit_app_env,
             "streamlit_app_errors": streamlit_app_errors,
             "streamlit_app_firewall_sources": streamlit_app_firewall_sources,
+            "streamlit_app_in_place": streamlit_app_in_place,
             "streamlit_app_secrets_toml": streamlit_app_secrets_toml,
             "streamlit_app_settled_images": streamlit_app_settled_images,
+            "streamlit_app_spec_labels": streamlit_app_spec_labels,
         }

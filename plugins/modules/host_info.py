@@ -154,7 +154,9 @@ depends:
 docker_containers:
   description:
     - With O(docker_containers_label), the containers with that label as the engine's C(GET /containers/json)
-      lists them; null when no engine answered at O(docker_socket) (none installed or running, for example).
+      lists them, each with the whole C(HostConfig) of its C(GET /containers/{id}/json) (memory, CPUs, PIDs limit and
+      restart policy included); null when no engine answered at O(docker_socket) (none installed or running, for
+      example).
   returned: when O(docker_containers_label) is set
   type: list
   elements: dict
@@ -224,21 +226,33 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 def docker_containers(socket_path, label, timeout=DOCKER_TIMEOUT):
-    """Every container with label, running or not, as the engine lists them; None when it does not answer."""
+    """Every container with label, running or not, as the engine lists them, each with its whole HostConfig
+    from its inspect; None when the engine does not answer."""
     filters = quote(json.dumps({"label": [label]}))
     connection = _UnixConnection(socket_path, timeout)
     try:
-        connection.request("GET", f"/containers/json?all=1&limit=-1&size=0&trunc_cmd=0&filters={filters}")
-        response = connection.getresponse()
-        body = response.read()
-        if response.status != 200:
+        listed = _get_json(connection, f"/containers/json?all=1&limit=-1&size=0&trunc_cmd=0&filters={filters}")
+        if not isinstance(listed, list):
             return None
-        listed = json.loads(body)
+        # The list's HostConfig holds the network mode only; what `docker update`
+        # changes (memory, CPUs, PIDs, restart policy) is in the inspect's.
+        for container in listed:
+            inspected = _get_json(connection, f"/containers/{quote(str(container.get('Id', '')))}/json")
+            if isinstance(inspected, dict):
+                container["HostConfig"] = dict(container.get("HostConfig") or {}, **(inspected.get("HostConfig") or {}))
     except (OSError, http.client.HTTPException, ValueError):
         return None
     finally:
         connection.close()
-    return listed if isinstance(listed, list) else None
+    return listed
+
+
+def _get_json(connection, url):
+    """The engine's JSON answer to GET url; None unless it answers 200."""
+    connection.request("GET", url)
+    response = connection.getresponse()
+    body = response.read()
+    return json.loads(body) if response.status == 200 else None
 
 
 def installed_packages(module, names):

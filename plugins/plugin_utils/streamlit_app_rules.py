@@ -11,6 +11,7 @@ or, when the site playbook checks what it will hand a child, the user's
 from __future__ import annotations
 
 import difflib
+import hashlib
 import ipaddress
 import json
 import os
@@ -380,3 +381,49 @@ def settled_images(items: list[dict], running: list[dict]) -> list[str]:
         if any(c.get("Image") == image and wanted in (None, c.get("ImageID")) for c in running):
             settled.append(image)
     return settled
+
+
+def spec_label(item: dict, env: dict, bind_address: str, secrets: bool, revision: str) -> str:
+    """What the container's spec label holds: a hash of everything the service step creates it from.
+
+    ``revision`` changes with the role's own way of running containers, so a
+    container created by another version of the role never counts as in place.
+    """
+    spec = {"item": item, "env": env, "bind_address": bind_address, "secrets": secrets, "revision": revision}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _memory_bytes(memory) -> int:
+    match = MEMORY_RE.match(str(memory or "0"))
+    return int(match.group(1)) * UNIT_BYTES[match.group(2).lower()] if match else -1
+
+
+def _updatable_as_created(item: dict, host_config: dict) -> bool:
+    """Whether what `docker update` changes still is what the service step sets."""
+    if not {"Memory", "NanoCpus", "PidsLimit", "RestartPolicy"} <= host_config.keys():
+        return False
+    pids = item["pids_limit"] if item["pids_limit"] > 0 else None
+    return (host_config["Memory"] == _memory_bytes(item.get("memory"))
+            and host_config["NanoCpus"] == round((item.get("cpus") or 0) * 1e9)
+            and (host_config["PidsLimit"] if (host_config["PidsLimit"] or 0) > 0 else None) == pids
+            and (host_config["RestartPolicy"] or {}).get("Name") == "unless-stopped")
+
+
+def in_place(items: list[dict], listed: list[dict], spec_labels: dict, prefix: str, label: str) -> list[str]:
+    """The apps whose container the service step would leave as it is: created
+    from this spec (its spec label), from the image the tag names now (see
+    settled_images), running, healthy, and with what `docker update` changes
+    as the step sets it. ``listed`` are the role's containers as host_info
+    lists them (with each one's inspected HostConfig)."""
+    by_name = {(c.get("Names") or [""])[0]: c for c in listed}
+    found = []
+    for item in items:
+        container = by_name.get(f"/{prefix}{item['name']}")
+        if (container is not None
+                and (container.get("Labels") or {}).get(f"{label}.spec") == spec_labels.get(item["name"])
+                and item["image"] in settled_images([item], [container])
+                and container.get("State") == "running"
+                and "(healthy)" in str(container.get("Status", ""))
+                and _updatable_as_created(item, container.get("HostConfig") or {})):
+            found.append(item["name"])
+    return found

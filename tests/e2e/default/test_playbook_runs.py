@@ -209,6 +209,28 @@ def test_an_inventory_without_a_group_fails_before_any_change(inventory, hosts, 
         assert control.returncode == 0, control.stdout[-3000:]
 
 
+def test_a_rerun_puts_back_the_pids_limit_and_restart_policy_changed_by_hand(inventory, hosts):
+    """A rerun skips a child's container step only where its host read finds every container as the step leaves
+    it (the role's vars/main.yml): `docker update` on a running container must not be taken for that."""
+    child, others = hosts["children"][0], hosts["children"][1:]
+    container = f"streamlit-{hosts['apps'][0]['name']}"
+
+    def settings():
+        return subprocess.run(["docker", "exec", child, "docker", "inspect", "-f",
+                               "{{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}", container],
+                              capture_output=True, text=True, timeout=60, check=True).stdout.split()
+
+    before = settings()
+    subprocess.run(["docker", "exec", child, "docker", "update", "--pids-limit", "99", "--restart", "no", container],
+                   capture_output=True, timeout=60, check=True)
+    # Control: the drift is there for the rerun to find.
+    assert settings() == ["99", "no"], settings()
+    rc, out, changed = playbook(inventory, *at_once(hosts["children"]))
+    assert rc == 0, out[-3000:]
+    assert settings() == before
+    assert changed[child] >= 1 and changed[hosts["master"]] == 0 and all(changed[c] == 0 for c in others), changed
+
+
 @pytest.mark.last
 def test_two_apps_swap_ports(inventory, hosts):
     """Used to fail partway: the first app's new port was still the second's.
