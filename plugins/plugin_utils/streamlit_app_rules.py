@@ -238,8 +238,7 @@ def _limit_problems(item: dict) -> list[tuple[str, str]]:
             problems.append((field, f"{item[field]!r} is not a whole number of at least 1."))
     memory = item.get("memory")
     if memory is not None:
-        match = MEMORY_RE.match(memory)
-        if not match or int(match.group(1)) * UNIT_BYTES[match.group(2).lower()] < MIN_MEMORY:
+        if _memory_bytes(memory) < MIN_MEMORY:
             problems.append(("memory", f"{memory!r} is not a size of at least 6m (Docker's minimum); write e.g. '512m' or '1g'."))
     if item.get("cpus") is not None and item["cpus"] <= 0:
         problems.append(("cpus", f"{item['cpus']!r} is not a positive number of CPUs; write e.g. 1.5."))
@@ -394,6 +393,7 @@ def spec_label(item: dict, env: dict, bind_address: str, secrets: bool, revision
 
 
 def _memory_bytes(memory) -> int:
+    """Bytes of a memory size as Docker reads it (none given: 0); -1 for no size."""
     match = MEMORY_RE.match(str(memory or "0"))
     return int(match.group(1)) * UNIT_BYTES[match.group(2).lower()] if match else -1
 
