@@ -174,11 +174,11 @@ import http.client
 import json
 import os
 import re
-import socket
 from urllib.parse import quote
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.streamlit_ops.deploy.plugins.module_utils.docker_engine import UnixConnection, get_json
 from ansible_collections.streamlit_ops.deploy.plugins.module_utils.firewall import OPTIONS as FIREWALL_OPTIONS, in_place
 
 APT_LISTS = "/var/lib/apt/lists"
@@ -212,32 +212,19 @@ ARGUMENT_SPEC = {
 DOCKER_TIMEOUT = 20
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    """HTTP over the engine's Unix socket."""
-
-    def __init__(self, path, timeout):
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
-
-
 def docker_containers(socket_path, label, timeout=DOCKER_TIMEOUT):
     """Every container with label, running or not, as the engine lists them, each with its whole HostConfig
     from its inspect; None when the engine does not answer."""
     filters = quote(json.dumps({"label": [label]}))
-    connection = _UnixConnection(socket_path, timeout)
+    connection = UnixConnection(socket_path, timeout)
     try:
-        listed = _get_json(connection, f"/containers/json?all=1&limit=-1&size=0&trunc_cmd=0&filters={filters}")
+        listed = get_json(connection, f"/containers/json?all=1&limit=-1&size=0&trunc_cmd=0&filters={filters}")
         if not isinstance(listed, list):
             return None
         # The list's HostConfig holds the network mode only; what `docker update`
         # changes (memory, CPUs, PIDs, restart policy) is in the inspect's.
         for container in listed:
-            inspected = _get_json(connection, f"/containers/{quote(str(container.get('Id', '')))}/json")
+            inspected = get_json(connection, f"/containers/{quote(str(container.get('Id', '')))}/json")
             if isinstance(inspected, dict):
                 container["HostConfig"] = dict(container.get("HostConfig") or {}, **(inspected.get("HostConfig") or {}))
     except (OSError, http.client.HTTPException, ValueError):
@@ -245,14 +232,6 @@ def docker_containers(socket_path, label, timeout=DOCKER_TIMEOUT):
     finally:
         connection.close()
     return listed
-
-
-def _get_json(connection, url):
-    """The engine's JSON answer to GET url; None unless it answers 200."""
-    connection.request("GET", url)
-    response = connection.getresponse()
-    body = response.read()
-    return json.loads(body) if response.status == 200 else None
 
 
 def installed_packages(module, names):

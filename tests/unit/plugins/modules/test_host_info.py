@@ -144,50 +144,15 @@ def test_candidate_depends_come_from_apt_cache():
     assert host_info.candidate_depends(FakeModule({"apt-cache": (100, "", "E: No packages found")}), ["x"]) == {"x": ""}
 
 
-class _Engine:
-    """A Docker engine on a Unix socket: each request gets answers[path prefix] (status, body), in a bounded loop;
-    it records the request lines."""
-
-    def __init__(self, path, answers, most=10):
-        import threading
-        import socket
-        self.requested = []
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.server.bind(str(path))
-        self.server.listen(1)
-        self.server.settimeout(5)
-
-        def answer():
-            for dummy in range(most):
-                try:
-                    connection, dummy = self.server.accept()
-                except OSError:
-                    return
-                with connection:
-                    line = connection.recv(65536).decode().split("\r\n", 1)[0]
-                    self.requested.append(line)
-                    target = line.split(" ")[1]
-                    status, body = next((v for k, v in answers.items() if target.startswith(k)), (404, "{}"))
-                    connection.sendall(f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-                                       f"Connection: close\r\n\r\n{body}".encode())
-
-        self.thread = threading.Thread(target=answer, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.close()
-        self.thread.join(5)
-
-
-def test_docker_containers_are_the_engines_list_of_every_container_with_the_label_and_its_inspected_host_config(tmp_path):
+def test_docker_containers_are_the_engines_list_of_every_container_with_the_label_and_its_inspected_host_config(tmp_path, fake_engine):
     import json
     from urllib.parse import unquote
     listed = [{"Id": "abc", "Names": ["/streamlit-demo"], "Labels": {"streamlit_ops.deploy.app": "demo"}, "Ports": [],
                "HostConfig": {"NetworkMode": "bridge"}}]
     inspected = {"Id": "abc", "HostConfig": {"Memory": 536870912, "NanoCpus": 0, "PidsLimit": 256,
                                              "RestartPolicy": {"Name": "unless-stopped"}}}
-    engine = _Engine(tmp_path / "docker.sock", {"/containers/json": (200, json.dumps(listed)),
-                                                "/containers/abc/json": (200, json.dumps(inspected))})
+    engine = fake_engine(tmp_path / "docker.sock", {"/containers/json": (200, json.dumps(listed)),
+                                                    "/containers/abc/json": (200, json.dumps(inspected))})
     try:
         got = host_info.docker_containers(str(tmp_path / "docker.sock"), "streamlit_ops.deploy.app", timeout=5)
     finally:
@@ -199,11 +164,11 @@ def test_docker_containers_are_the_engines_list_of_every_container_with_the_labe
     assert engine.requested[1].split(" ")[1] == "/containers/abc/json"
 
 
-def test_a_container_gone_between_list_and_inspect_keeps_the_lists_host_config(tmp_path):
+def test_a_container_gone_between_list_and_inspect_keeps_the_lists_host_config(tmp_path, fake_engine):
     import json
     listed = [{"Id": "gone", "Names": ["/streamlit-demo"], "HostConfig": {"NetworkMode": "bridge"}}]
-    engine = _Engine(tmp_path / "docker.sock", {"/containers/json": (200, json.dumps(listed)),
-                                                "/containers/gone/json": (404, '{"message": "No such container"}')})
+    engine = fake_engine(tmp_path / "docker.sock", {"/containers/json": (200, json.dumps(listed)),
+                                                    "/containers/gone/json": (404, '{"message": "No such container"}')})
     try:
         assert host_info.docker_containers(str(tmp_path / "docker.sock"), "x", timeout=5) == listed
     finally:
@@ -211,8 +176,8 @@ def test_a_container_gone_between_list_and_inspect_keeps_the_lists_host_config(t
 
 
 @pytest.mark.parametrize("status, body", [(500, '{"message": "engine broke"}'), (200, '{"not": "a list"}'), (200, "not json")])
-def test_docker_containers_are_none_when_the_engine_does_not_answer_a_list(tmp_path, status, body):
-    engine = _Engine(tmp_path / "docker.sock", {"/containers/json": (status, body)})
+def test_docker_containers_are_none_when_the_engine_does_not_answer_a_list(tmp_path, fake_engine, status, body):
+    engine = fake_engine(tmp_path / "docker.sock", {"/containers/json": (status, body)})
     try:
         assert host_info.docker_containers(str(tmp_path / "docker.sock"), "x", timeout=5) is None
     finally:
