@@ -210,8 +210,9 @@ def test_an_inventory_without_a_group_fails_before_any_change(inventory, hosts, 
 
 
 def test_a_rerun_puts_back_the_pids_limit_and_restart_policy_changed_by_hand(inventory, hosts):
-    """A rerun skips a child's container step only where its host read finds every container as the step leaves
-    it (the role's vars/main.yml): `docker update` on a running container must not be taken for that."""
+    """A rerun takes a child no further than its host read only where the read finds every container as the
+    container step leaves it (the role's vars/main.yml): `docker update` on a running container must not be
+    taken for that."""
     child, others = hosts["children"][0], hosts["children"][1:]
     container = f"streamlit-{hosts['apps'][0]['name']}"
 
@@ -229,6 +230,11 @@ def test_a_rerun_puts_back_the_pids_limit_and_restart_policy_changed_by_hand(inv
     assert rc == 0, out[-3000:]
     assert settings() == before
     assert changed[child] >= 1 and changed[hosts["master"]] == 0 and all(changed[c] == 0 for c in others), changed
+    # The children whose read found nothing to do went no further than the read: the play after it visits
+    # only the drifted child (which also shows that this finds a child that is there).
+    visited = re.search(r"PLAY \[Put the images on the children and run what replaces nothing\].*?(?=\nPLAY \[)", out, re.S)
+    assert visited and f"[{child}]" in visited.group(0), out[-3000:]
+    assert not [c for c in others if f"[{c}]" in visited.group(0)], visited.group(0)[-3000:]
 
 
 @pytest.mark.last
