@@ -48,6 +48,23 @@ class FakeEngine:
                 return given.pop(0) if len(given) > 1 else given[0]
             return given
 
+        def read_request(connection):
+            """The request's head and its whole body (Content-Length), however the client split its sends."""
+            data = b""
+            for dummy in range(100):
+                if b"\r\n\r\n" in data:
+                    head, dummy, body = data.partition(b"\r\n\r\n")
+                    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length:")), 0)
+                    if len(body) >= length:
+                        return head, body
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            head, dummy, body = data.partition(b"\r\n\r\n")
+            return head, body
+
         def serve():
             for dummy in range(most):
                 try:
@@ -55,7 +72,7 @@ class FakeEngine:
                 except OSError:
                     return
                 with connection:
-                    head, dummy, body = connection.recv(65536).partition(b"\r\n\r\n")
+                    head, body = read_request(connection)
                     line = head.decode().split("\r\n", 1)[0]
                     self.requested.append(line)
                     self.bodies.append(body.decode(errors="replace"))
