@@ -61,11 +61,11 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: Wait until the app answers ok on its health path
+- name: Wait until the app answers on its health path
   streamlit_ops.deploy.container_health:
     checks:
       - container: streamlit-demo
-        argv: [python3, -c, "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health')"]
+        argv: [curl, --fail, --silent, http://127.0.0.1:8501/_stcore/health]
     timeout: 60
 """
 
