@@ -31,8 +31,8 @@ def hosts(inventory):
     return inventory_hosts(inventory)
 
 
-def playbook(inventory, *args, apps=None):
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "site.yml", "-i", inventory, *args]
+def playbook(inventory, *args, apps=None, book="site.yml"):
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), str(book), "-i", inventory, *args]
     if apps is not None:
         cmd += ["-e", json.dumps({"streamlit_ops_apps": apps})]
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
@@ -235,6 +235,31 @@ def test_a_rerun_puts_back_the_pids_limit_and_restart_policy_changed_by_hand(inv
     visited = re.search(r"PLAY \[Put the images on the children and run what replaces nothing\].*?(?=\nPLAY \[)", out, re.S)
     assert visited and f"[{child}]" in visited.group(0), out[-3000:]
     assert not [c for c in others if f"[{c}]" in visited.group(0)], visited.group(0)[-3000:]
+
+
+def test_a_playbook_that_imports_the_site_twice_updates_a_child_settled_in_the_first_pass(inventory, hosts, tmp_path):
+    """Which children go past the read is decided afresh in each pass (host facts, not groups that keep the first
+    pass's members): a child with nothing to do in the first pass and drift before the second is put back."""
+    child, others = hosts["children"][0], hosts["children"][1:]
+    container = f"streamlit-{hosts['apps'][0]['name']}"
+    twice = tmp_path / "twice.yml"
+    twice.write_text(json.dumps([
+        {"name": "First pass", "ansible.builtin.import_playbook": str(ROOT / "site.yml")},
+        {"name": "Drift between the passes", "hosts": child, "gather_facts": False, "tasks": [
+            {"name": "Change the restart policy by hand", "ansible.builtin.command": f"docker update --restart no {container}",
+             "changed_when": True}]},
+        {"name": "Second pass", "ansible.builtin.import_playbook": str(ROOT / "site.yml")},
+    ]))
+    rc, out, dummy = playbook(inventory, *at_once(hosts["children"]), book=twice)
+    assert rc == 0, out[-3000:]
+    passes = re.findall(r"PLAY \[Put the images on the children and run what replaces nothing\].*?(?=\nPLAY \[)", out, re.S)
+    assert len(passes) == 2, out[-3000:]
+    # Control: the first pass had nothing to do on any child, so the second pass's visit is the drift's.
+    assert "skipping: no hosts matched" in passes[0], passes[0]
+    assert f"[{child}]" in passes[1] and not [c for c in others if f"[{c}]" in passes[1]], passes[1][-3000:]
+    policy = subprocess.run(["docker", "exec", child, "docker", "inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", container],
+                            capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    assert policy == "unless-stopped"
 
 
 @pytest.mark.last
