@@ -239,7 +239,9 @@ def test_a_rerun_puts_back_the_pids_limit_and_restart_policy_changed_by_hand(inv
 
 def test_a_playbook_that_imports_the_site_twice_updates_a_child_settled_in_the_first_pass(inventory, hosts, tmp_path):
     """Which children go past the read is decided afresh in each pass (host facts, not groups that keep the first
-    pass's members): a child with nothing to do in the first pass and drift before the second is put back."""
+    pass's members): a child with nothing to do in the first pass and drift before the second is put back. The
+    drift is the restart policy alone, which docker_container in check mode (the preview) does not report: the
+    host read must send the child through the real service step."""
     child, others = hosts["children"][0], hosts["children"][1:]
     container = f"streamlit-{hosts['apps'][0]['name']}"
     twice = tmp_path / "twice.yml"
