@@ -16,8 +16,9 @@ import pytest
 from ansible_collections.streamlit_ops.deploy.plugins.module_utils import docker_engine
 from ansible_collections.streamlit_ops.deploy.plugins.modules import container_health
 
-ROOT = pathlib.Path(__file__).resolve().parents[4]
-MODULE = ROOT / "plugins/modules/container_health.py"
+# As imported: a checkout's collections/ link or ansible-test's copy of the collection.
+MODULE = pathlib.Path(container_health.__file__)
+COLLECTIONS_ROOT = MODULE.parents[5]
 
 
 def frame(stream: int, text: str) -> bytes:
@@ -120,7 +121,8 @@ def test_an_engine_that_does_not_answer_is_the_reason(monkeypatch, tmp_path):
 def run_module(tmp_path, **params):
     argfile = tmp_path / "args.json"
     argfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": params}))
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "collections"))
+    # The collection beside whatever the test runner has on the path (ansible-test puts ansible there).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(COLLECTIONS_ROOT), os.environ.get("PYTHONPATH")])))
     out = subprocess.run([sys.executable, str(MODULE), str(argfile)], capture_output=True, text=True, timeout=60, check=False, env=env)
     return json.loads(out.stdout)
 
