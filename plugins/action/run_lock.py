@@ -87,7 +87,7 @@ class ActionModule(ActionBase):
         announced = False
         while True:
             out = self._execute_module(module_name=_MODULE, module_args=args, task_vars=task_vars)
-            if out.get("failed") or out.get("acquired") or args.get("state") == "absent" or self._task.check_mode:
+            if out.get("failed") or out.get("acquired") or args.get("state") in ("absent", "query") or self._task.check_mode:
                 out["waited"] = round(time.monotonic() - start, 1)
                 result.update(out)
                 return result

@@ -80,21 +80,14 @@ options:
     default: /var/run/docker.sock
   firewall:
     description:
-      - Also read whether the firewall that M(streamlit_ops.deploy.firewall_script) would put in place with these same
-        options is in place already (see RV(firewall_in_place)). Runs only C(SCRIPT --check), which compares.
+      - Also read the files M(streamlit_ops.deploy.firewall_script) writes at these paths and whether its rules are
+        in place (see RV(firewall)), so that the caller can tell, even before it knows their content, whether
+        M(streamlit_ops.deploy.firewall_script) would change anything. Runs only C(SCRIPT --check), which compares.
     type: dict
     suboptions:
-      script:
-        description: The script's content.
-        type: str
-        required: true
       script_path:
         description: Where the script is.
         type: path
-        required: true
-      dropin:
-        description: The drop-in's content.
-        type: str
         required: true
       dropin_path:
         description: Where the drop-in is.
@@ -160,12 +153,19 @@ docker_containers:
   returned: when O(docker_containers_label) is set
   type: list
   elements: dict
-firewall_in_place:
+firewall:
   description:
-    - With O(firewall), V(true) when both files hold the given content, owned by root with modes 0755 and 0644,
-      and C(SCRIPT --check) exits 0; M(streamlit_ops.deploy.firewall_script) would change nothing then.
+    - With O(firewall), for the script and the drop-in, C(sha256) of the file (V(null) when it is absent) and
+      C(root_with_mode), whether it is root's with the mode M(streamlit_ops.deploy.firewall_script) gives it
+      (0755 and 0644); and C(rules_in_place), whether the root-owned script's C(--check) exits 0.
+    - M(streamlit_ops.deploy.firewall_script) would change nothing when both digests are those of the content it
+      is given (C(content | hash('sha256'))), both files are root's with their modes and the rules are in place.
   returned: when O(firewall) is set
-  type: bool
+  type: dict
+  sample:
+    script: {"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "root_with_mode": true}
+    dropin: {"sha256": "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752", "root_with_mode": true}
+    rules_in_place: true
 """
 
 import glob
@@ -179,7 +179,7 @@ from urllib.parse import quote
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.streamlit_ops.deploy.plugins.module_utils.docker_engine import UnixConnection, get_json
-from ansible_collections.streamlit_ops.deploy.plugins.module_utils.firewall import OPTIONS as FIREWALL_OPTIONS, in_place
+from ansible_collections.streamlit_ops.deploy.plugins.module_utils.firewall import PATHS as FIREWALL_PATHS, found as firewall_found
 
 APT_LISTS = "/var/lib/apt/lists"
 NGINX_BINARY = "/usr/sbin/nginx"
@@ -206,7 +206,7 @@ ARGUMENT_SPEC = {
     "os_release": {"type": "path", "default": "/etc/os-release"},
     "docker_containers_label": {"type": "str"},
     "docker_socket": {"type": "path", "default": "/var/run/docker.sock"},
-    "firewall": {"type": "dict", "options": FIREWALL_OPTIONS},
+    "firewall": {"type": "dict", "options": FIREWALL_PATHS},
 }
 # An engine that does not answer within this is reported as not answering.
 DOCKER_TIMEOUT = 20
@@ -422,7 +422,7 @@ def main():
     if params["nginx"]:
         result["nginx"] = nginx_facts(module, params)
     if params["firewall"]:
-        result["firewall_in_place"] = in_place(module, params["firewall"])
+        result["firewall"] = firewall_found(module, params["firewall"])
     if params["docker_containers_label"]:
         result["docker_containers"] = docker_containers(params["docker_socket"], params["docker_containers_label"])
     module.exit_json(**result)

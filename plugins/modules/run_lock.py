@@ -18,6 +18,9 @@ description:
     seconds after it last took or renewed it (by the master's clock); then the lock is taken over.
   - Every read and write of the lock file happens under an exclusive C(flock) of C(PATH.guard) on the
     host, so of two runs that both see a free or dead lock, exactly one takes it.
+  - C(PATH.guard) also counts the takes since the host booted (RV(generation)). A run that read something
+    before it took the lock can tell from it that no other run took the lock in between: the lock was free
+    when it read (V(state=query), RV(held)) and its own take is the next one.
 version_added: "1.1.0"
 author: streamlit_ops maintainers (!UNKNOWN)
 options:
@@ -28,9 +31,10 @@ options:
   state:
     description:
       - V(present) takes the lock for this run or renews it when this run holds it; V(absent) releases it
-        when this run holds it (another run's lock is left alone).
+        when this run holds it (another run's lock is left alone); V(query) changes nothing and returns
+        RV(held) and RV(generation).
     type: str
-    choices: [present, absent]
+    choices: [present, absent, query]
     default: present
   wait:
     description: Seconds to wait while another run holds the lock; then the task fails naming the holder.
@@ -48,7 +52,7 @@ options:
     type: str
 attributes:
   check_mode:
-    description: Changes nothing in check mode (a check run neither takes nor waits for the lock).
+    description: Changes nothing in check mode (a check run neither takes nor waits for the lock; V(query) answers).
     support: full
   diff_mode:
     description: Returns no diff.
@@ -62,6 +66,13 @@ EXAMPLES = r"""
 - name: Take the run lock on the first master, waiting up to 5 minutes
   streamlit_ops.deploy.run_lock:
     wait: 300
+  run_once: true
+  delegate_to: "{{ groups['streamlit_master'] | first }}"
+
+- name: Before reading the children, note whether another run holds the lock and how often it was taken
+  streamlit_ops.deploy.run_lock:
+    state: query
+  register: lock_seen
   run_once: true
   delegate_to: "{{ groups['streamlit_master'] | first }}"
 
@@ -86,6 +97,17 @@ taken_over:
   description: The holder this run replaced (an interrupted or expired run), if any.
   returned: when a lock was taken over
   type: dict
+held:
+  description: Whether a lock file is there, whoever holds it, expired or not.
+  returned: always
+  type: bool
+generation:
+  description:
+    - How many times a run took the lock (a first take or a take-over, not a renewal) since the host booted,
+      after this call. C(boot_id) is the host's, so counts from before a reboot never compare equal.
+  returned: always
+  type: dict
+  sample: {"boot_id": "5d1c7a6e-3f0b-4f5e-9a57-2b1b8f0d6c11", "takes": 12}
 waited:
   description: Seconds this run waited for another run's lock.
   returned: always
@@ -102,6 +124,8 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 
 def _read(path):
@@ -129,11 +153,52 @@ def _replace(path, content):
     os.replace(tmp, path)
 
 
+def _boot_id():
+    try:
+        with open(BOOT_ID, encoding="ascii") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def _generation(fd):
+    """The takes the guard file counts, reset when the host booted since they were counted."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    try:
+        found = json.loads(os.read(fd, 4096).decode("utf-8") or "{}")
+    except ValueError:
+        found = {}
+    boot_id = _boot_id()
+    takes = found.get("takes") if found.get("boot_id") == boot_id else 0
+    return {"boot_id": boot_id, "takes": takes if isinstance(takes, int) else 0}
+
+
+def _count_take(fd):
+    generation = _generation(fd)
+    generation["takes"] += 1
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, json.dumps(generation).encode("utf-8"))
+    return generation
+
+
+def _query(path):
+    """Whether a lock file is there and the count of takes, read under a shared flock; creates nothing."""
+    try:
+        guard = os.open(f"{path}.guard", os.O_RDONLY)
+    except FileNotFoundError:
+        current = _read(path)
+        return current, {"boot_id": _boot_id(), "takes": 0}
+    with os.fdopen(guard, "rb") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+        return _read(path), _generation(handle.fileno())
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
             "path": {"type": "path", "default": "/run/streamlit_ops_deploy.lock"},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "state": {"type": "str", "choices": ["present", "absent", "query"], "default": "present"},
             "wait": {"type": "int", "default": 300},
             "lease": {"type": "int", "default": 900},
             "holder": {"type": "dict"},
@@ -147,34 +212,37 @@ def main():
     if not token:
         module.fail_json(msg="run_lock needs its action plugin (holder is set by it): call it as streamlit_ops.deploy.run_lock.")
     result = {"changed": False, "path": path, "waited": 0.0}
-    if module.check_mode:
-        module.exit_json(acquired=False, holder=_read(path) or {}, **result)
+    if module.params["state"] == "query" or module.check_mode:
+        current, generation = _query(path)
+        module.exit_json(acquired=bool(current) and current.get("token") == token, held=current is not None,
+                         holder=current or {}, generation=generation, **result)
     os.makedirs(os.path.dirname(path) or "/", exist_ok=True)
     # Held until the module exits: the read, the decision and the write are one step.
     guard = os.open(f"{path}.guard", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(guard, fcntl.LOCK_EX)
     now = time.time()
     current = _read(path)
+    result["held"] = current is not None
 
     if module.params["state"] == "absent":
         if current and current.get("token") == token:
             os.unlink(path)
             current = None
-        module.exit_json(acquired=False, holder=current or {}, **result)
+        module.exit_json(acquired=False, holder=current or {}, generation=_generation(guard), **result)
 
     holder["renewed"] = now
     if current is None:
         _write_new(path, holder)
-        module.exit_json(acquired=True, holder=holder, **result)
+        module.exit_json(acquired=True, holder=holder, generation=_count_take(guard), **result)
     if current.get("token") == token:
         holder["started"] = current.get("started", holder.get("started"))
         _replace(path, holder)
-        module.exit_json(acquired=True, holder=holder, **result)
+        module.exit_json(acquired=True, holder=holder, generation=_generation(guard), **result)
     expired = now - float(current.get("renewed", 0)) > module.params["lease"]
     if expired or current.get("token") == module.params["take_over"]:
         _replace(path, holder)
-        module.exit_json(acquired=True, holder=holder, taken_over=current, **result)
-    module.exit_json(acquired=False, holder=current, **result)
+        module.exit_json(acquired=True, holder=holder, taken_over=current, generation=_count_take(guard), **result)
+    module.exit_json(acquired=False, holder=current, generation=_generation(guard), **result)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,10 @@ from hosts import at_once, inventory_hosts
 
 ROOT = Path(__file__).resolve().parents[3]
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", re.M)
+# The banner of the role's host read: once per run where the read before the run lock stands, twice where C1
+# reads the children again after it.
+HOST_READ = "TASK [streamlit_ops.deploy.streamlit_app : facts | Read the host's"
+LOCK = "/run/streamlit_ops_deploy.lock"
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +239,25 @@ def test_a_rerun_puts_back_the_pids_limit_and_restart_policy_changed_by_hand(inv
     visited = re.search(r"PLAY \[Put the images on the children and run what replaces nothing\].*?(?=\nPLAY \[)", out, re.S)
     assert visited and f"[{child}]" in visited.group(0), out[-3000:]
     assert not [c for c in others if f"[{c}]" in visited.group(0)], visited.group(0)[-3000:]
+    # The read before the run lock stood: no other run took the lock in between.
+    assert out.count(HOST_READ) == 1, out[-3000:]
+
+
+def test_a_run_that_finds_the_lock_held_reads_the_children_again_once_it_holds_it(inventory, hosts):
+    """A child read while another run held the lock may have changed since: the run reads it again after its
+    own take. The holder here is a run on another controller whose lease ended long ago, which the run takes
+    over at once (the ha scenario's test_run_lock.py has a live holder that changes the children meanwhile)."""
+    holder = {"controller": "elsewhere", "user": "root", "pid": 1, "started": "2026-01-01T00:00:00Z",
+              "token": "elsewhere:1:1", "renewed": 0}
+    subprocess.run(["docker", "exec", "-i", hosts["master"], "sh", "-c", f"cat > {LOCK}"], input=json.dumps(holder),
+                   text=True, timeout=60, check=True)
+    rc, out, changed = playbook(inventory, "-v", *at_once(hosts["children"]))
+    assert rc == 0, out[-3000:]
+    # Control: the run found that lock and took it over.
+    assert "elsewhere:1:1" in out, out[-3000:]
+    assert out.count(HOST_READ) == 2, out[-3000:]
+    assert all(n == 0 for n in changed.values()), changed
+    assert subprocess.run(["docker", "exec", hosts["master"], "test", "-e", LOCK], timeout=60, check=False).returncode != 0
 
 
 def test_a_playbook_that_imports_the_site_twice_updates_a_child_settled_in_the_first_pass(inventory, hosts, tmp_path):

@@ -13,6 +13,9 @@ import socket
 
 from site_runs import LOCK, holder
 
+# The role's host read: before the run lock, and again after it where that read may be stale.
+HOST_READ = "TASK [streamlit_ops.deploy.streamlit_app : facts | Read the host's"
+
 
 def test_second_run_refuses_naming_the_holder_then_waits(site_runs, master):
     first = site_runs.control
@@ -30,7 +33,12 @@ def test_second_run_refuses_naming_the_holder_then_waits(site_runs, master):
     assert waiting is not None and waiting.rc == 0, waiting and waiting.output[-3000:]
     assert f"pid {first.pid}" in " ".join(waiting.output.split()) and "Waiting up to" in waiting.output, \
         "the second run did not wait for the first"
+    # It read the children while the first run held the lock and changed them, so it read them again once it
+    # held the lock itself (test_rolling.py checks what it then put back).
+    assert waiting.output.count(HOST_READ) == 2, waiting.output[-3000:]
     assert holder(master) is None, "the lock outlived the runs"
     # Control: the same short wait passes once nobody holds the lock.
     final = site_runs.final
     assert final.rc == 0 and sum(final.changed.values()) == 0, final.output[-3000:]
+    # and its read before the lock stood: the lock was free and nobody took it in between.
+    assert final.output.count(HOST_READ) == 1, final.output[-3000:]

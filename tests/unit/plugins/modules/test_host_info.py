@@ -204,22 +204,34 @@ def _firewall(tmp_path):
     script.chmod(0o755)
     dropin.write_text("[Service]\n")
     dropin.chmod(0o644)
-    return {"script": "#!/bin/sh\n", "script_path": str(script), "dropin": "[Service]\n", "dropin_path": str(dropin)}
+    return {"script_path": str(script), "dropin_path": str(dropin)}
+
+
+def _sha256(text):
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the files must be root's")
-def test_firewall_is_in_place_only_with_both_files_as_given_and_the_rules_checked(tmp_path):
-    from ansible_collections.streamlit_ops.deploy.plugins.module_utils.firewall import in_place
-    params = _firewall(tmp_path)
+def test_firewall_read_gives_digests_owner_and_mode_and_the_rules_check(tmp_path):
+    """The caller compares the digests with the content it would write (the role: `content | hash('sha256')`)."""
+    from ansible_collections.streamlit_ops.deploy.plugins.module_utils.firewall import found
+    paths = _firewall(tmp_path)
     script = _Script(0)
-    assert in_place(script, params) is True
-    assert script.ran == [[params["script_path"], "--check"]]
-    # Each control alone makes it not in place: the rules, a mode, the content.
-    assert in_place(_Script(1), params) is False
-    assert in_place(_Script(2), params) is False
-    os.chmod(params["dropin_path"], 0o600)
-    assert in_place(_Script(0), params) is False
-    os.chmod(params["dropin_path"], 0o644)
-    assert in_place(_Script(0), dict(params, script="#!/bin/sh\necho new\n")) is False
-    assert in_place(_Script(0), dict(params, dropin_path=str(tmp_path / "absent.conf"))) is False
-    assert in_place(_Script(0), params) is True
+    read = found(script, paths)
+    assert read == {"script": {"sha256": _sha256("#!/bin/sh\n"), "root_with_mode": True},
+                    "dropin": {"sha256": _sha256("[Service]\n"), "root_with_mode": True}, "rules_in_place": True}
+    assert script.ran == [[paths["script_path"], "--check"]]
+    # Each control alone changes its own field: the rules, a mode, the content, an absent file.
+    assert found(_Script(1), paths)["rules_in_place"] is False
+    assert found(_Script(2), paths)["rules_in_place"] is False
+    os.chmod(paths["dropin_path"], 0o600)
+    assert found(_Script(0), paths)["dropin"]["root_with_mode"] is False
+    os.chmod(paths["dropin_path"], 0o644)
+    (tmp_path / "fw").write_text("#!/bin/sh\necho new\n")
+    assert found(_Script(0), paths)["script"]["sha256"] == _sha256("#!/bin/sh\necho new\n")
+    absent = found(_Script(0), dict(paths, dropin_path=str(tmp_path / "absent.conf")))
+    assert absent["dropin"] == {"sha256": None, "root_with_mode": False}
+    # A script that is not root's with its mode is not run.
+    os.chmod(paths["script_path"], 0o775)
+    unsafe = _Script(0)
+    assert found(unsafe, paths)["rules_in_place"] is False and unsafe.ran == []

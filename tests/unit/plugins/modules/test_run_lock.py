@@ -54,3 +54,36 @@ def test_check_mode_writes_nothing(tmp_path):
         "path": str(tmp_path / "run.lock"), "holder": holder, "_ansible_check_mode": True}}))
     subprocess.run([sys.executable, str(MODULE), str(argfile)], capture_output=True, timeout=60, check=True)
     assert not list(tmp_path.glob("run.lock*"))
+
+
+def test_generation_counts_takes_not_renewals_and_query_changes_nothing(tmp_path):
+    """What the site playbook's read-before-the-lock relies on: a query before the take shows the lock free and
+    the count, and the run's take is the next count only when no other run took the lock in between."""
+    seen = _run(tmp_path, "A", state="query")
+    assert seen["held"] is False and not seen["acquired"] and seen["generation"]["takes"] == 0
+    assert not list(tmp_path.glob("run.lock*")), "a query creates nothing"
+    taken = _run(tmp_path, "A")
+    assert taken["generation"] == dict(seen["generation"], takes=1)
+    assert _run(tmp_path, "A")["generation"]["takes"] == 1, "a renewal is not a take"
+    assert not _run(tmp_path, "B")["acquired"]
+    held = _run(tmp_path, "B", state="query")
+    assert held["held"] and held["holder"]["token"] == "A" and held["generation"]["takes"] == 1
+    assert json.loads((tmp_path / "run.lock").read_text())["token"] == "A", "a query leaves the holder"
+    _run(tmp_path, "A", state="absent")
+    # Control: another run took and released the lock between a query and this run's take.
+    seen = _run(tmp_path, "C", state="query")
+    assert not seen["held"]
+    assert _run(tmp_path, "D")["generation"]["takes"] == 2
+    _run(tmp_path, "D", state="absent")
+    assert _run(tmp_path, "C")["generation"]["takes"] == seen["generation"]["takes"] + 2
+    assert _run(tmp_path, "E", take_over="C")["generation"]["takes"] == 4, "a take-over is a take"
+
+
+def test_generation_restarts_after_a_reboot(tmp_path):
+    guard = tmp_path / "run.lock.guard"
+    guard.write_text(json.dumps({"boot_id": "an earlier boot", "takes": 7}))
+    seen = _run(tmp_path, "A", state="query")
+    assert seen["generation"]["takes"] == 0 and seen["generation"]["boot_id"] != "an earlier boot"
+    assert _run(tmp_path, "A")["generation"]["takes"] == 1
+    # Control: the same boot's count goes on.
+    assert _run(tmp_path, "A", state="query")["generation"]["takes"] == 1
