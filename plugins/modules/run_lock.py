@@ -19,8 +19,8 @@ description:
   - Every read and write of the lock file happens under an exclusive C(flock) of C(PATH.guard) on the
     host, so of two runs that both see a free or dead lock, exactly one takes it.
   - C(PATH.guard) also counts the takes since the host booted (RV(generation)). A run that read something
-    before it took the lock can tell from it that no other run took the lock in between: the lock was free
-    when it read (V(state=query), RV(held)) and its own take is the next one.
+    before it took the lock can tell from it that no other run took the lock in between, when the lock was
+    free as it read (V(state=query), RV(held)) and its own take is the next one.
 version_added: "1.1.0"
 author: streamlit_ops maintainers (!UNKNOWN)
 options:
