@@ -98,7 +98,7 @@ taken_over:
   returned: when a lock was taken over
   type: dict
 held:
-  description: Whether a lock file is there, whoever holds it, expired or not.
+  description: Whether a lock file was there when the call began, whoever holds it, expired or not.
   returned: always
   type: bool
 generation:
@@ -167,6 +167,8 @@ def _generation(fd):
     try:
         found = json.loads(os.read(fd, 4096).decode("utf-8") or "{}")
     except ValueError:
+        found = {}
+    if not isinstance(found, dict):
         found = {}
     boot_id = _boot_id()
     takes = found.get("takes") if found.get("boot_id") == boot_id else 0

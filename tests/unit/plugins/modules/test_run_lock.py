@@ -87,3 +87,12 @@ def test_generation_restarts_after_a_reboot(tmp_path):
     assert _run(tmp_path, "A")["generation"]["takes"] == 1
     # Control: the same boot's count goes on.
     assert _run(tmp_path, "A", state="query")["generation"]["takes"] == 1
+
+
+def test_a_torn_guard_file_counts_from_zero(tmp_path):
+    for torn in ("[1, 2]", "{not json", '{"takes": "many"}'):
+        (tmp_path / "run.lock.guard").write_text(torn)
+        assert _run(tmp_path, "A", state="query")["generation"]["takes"] == 0, torn
+    # Control: a take writes a count that the next query reads.
+    assert _run(tmp_path, "A")["generation"]["takes"] == 1
+    assert _run(tmp_path, "B", state="query")["generation"]["takes"] == 1
