@@ -14,6 +14,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = Path(__file__).resolve().parent / "snapshot.py"
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", re.M)
 LABEL = "streamlit_ops.deploy.app"
+# The run lock the site playbook takes on the first master (run_lock's default path).
+LOCK = "/run/streamlit_ops_deploy.lock"
+# The banner of the streamlit_app role's host read: once in a site run whose read before the run lock stands,
+# twice where the run reads the children again after taking the lock.
+HOST_READ = "TASK [streamlit_ops.deploy.streamlit_app : facts | Read the host's"
 
 
 def inventory_hosts(inventory: str) -> dict:

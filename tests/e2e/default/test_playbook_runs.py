@@ -12,14 +12,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from hosts import at_once, inventory_hosts
+from hosts import HOST_READ, LOCK, at_once, inventory_hosts
 
 ROOT = Path(__file__).resolve().parents[3]
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", re.M)
-# The banner of the role's host read: once per run where the read before the run lock stands, twice where C1
-# reads the children again after it.
-HOST_READ = "TASK [streamlit_ops.deploy.streamlit_app : facts | Read the host's"
-LOCK = "/run/streamlit_ops_deploy.lock"
 
 
 @pytest.fixture(scope="module")

@@ -38,13 +38,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hosts import ROOT, RECAP, on, playbook
+from hosts import LOCK, RECAP, ROOT, on, playbook
 from rolling_load import Load
 from sentinels import COOKIE, FILE
 
 NEW_IMAGE = "streamlit-ops-demo:1.1"
 NEW_ARCHIVE = ROOT / ".cache/images/streamlit-ops-demo-1.1.tar"
-LOCK = "/run/streamlit_ops_deploy.lock"
 CONF = "/etc/nginx/conf.d/streamlit_ops_deploy.conf"
 # Seconds of load before a run starts and after it ends.
 LOAD_MARGIN_S = 3

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import socket
 
-from site_runs import LOCK, holder
-
-# The role's host read: before the run lock, and again after it where that read may be stale.
-HOST_READ = "TASK [streamlit_ops.deploy.streamlit_app : facts | Read the host's"
+from hosts import HOST_READ, LOCK
+from site_runs import holder
 
 
 def test_second_run_refuses_naming_the_holder_then_waits(site_runs, master):
