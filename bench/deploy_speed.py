@@ -33,11 +33,13 @@
    with nothing of ours in it, a playbook with as many tasks per host as the
    rerun ran (ok ones a ping, skipped ones skipped), on the same hosts the
    same way; the warm converge's is the app starts it cannot avoid, each
-   shape's app containers restarted at once with nothing of ours in the way
-   (docker exec from the controller), each waited for until its health path
-   answers ok as the role polls it. A warm converge of N children takes at
-   least the 1-child run plus what N app starts add to one, so that sum
-   (the machine's bound) says up to which shape 1.3x is within reach; and
+   shape's app containers restarted at once with nothing of ours in the way,
+   each waited for until its health path answers ok as the role polls it,
+   two ways: by docker exec from the controller, and by one Ansible task per
+   child (the least an Ansible deployment runs). A warm converge of N
+   children takes at least the 1-child run plus what N app starts add to
+   one: that sum is the bound of each way, and the Ansible one says up to
+   which shape 1.3x is within reach; and
    every run records the CPU it used (fleet.cpu_used): busy
    share of the cores, and the CPU seconds of the controller, of the hosts
    (inside the containers) and of the rest.
