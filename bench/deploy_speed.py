@@ -142,7 +142,6 @@ def _floor(fleet: dict, inventory, result: dict, name: str) -> dict:
     """The same shape of run as result with nothing of ours in it: per host,
     as many pings as it had ok tasks and as many skipped tasks as it skipped,
     the master's play first, then the children's."""
-    import yaml
 
     def tasks(host: str) -> list[dict]:
         counts = result["recap"][host]
@@ -154,24 +153,28 @@ def _floor(fleet: dict, inventory, result: dict, name: str) -> dict:
               "tasks": tasks(fleet["master"]["name"])},
              {"name": "As many tasks as each child ran", "hosts": "streamlit_children", "gather_facts": False,
               "tasks": tasks(child)}]
+    return _plays(fleet, inventory, name, plays, f"the floor {name}")
+
+
+def _plays(fleet: dict, inventory, name: str, plays: list[dict], what: str) -> dict:
+    """Write plays to the bench's workdir as NAME.yml and run them on inventory."""
+    import yaml
+
     playbook = fl.workdir(fleet) / f"{name}.yml"
     playbook.write_text(yaml.safe_dump(plays, sort_keys=False), encoding="utf-8")
-    floor = fl.run_ansible(fleet, ["ansible-playbook", str(playbook), "-i", str(inventory)], name, timeout=600)
-    fl.check_ran(floor, f"the floor {name}")
-    return floor
+    result = fl.run_ansible(fleet, ["ansible-playbook", str(playbook), "-i", str(inventory)], name, timeout=600)
+    fl.check_ran(result, what)
+    return result
 
 
-# The role's health probe and the port Streamlit listens on in the container
-# (roles/streamlit_app/vars/main.yml), polled as the role polls them.
-APP_CONTAINER_PORT = 8501
-HEALTH_PROBE = ('import sys, urllib.request; '
-                'sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=4).read().strip() == b"ok" else 1)')
+# The role's own health probe, run in the container as health.yml runs it,
+# twice a second as the role polls.
+ROLE_VARS = fl.ROOT / "roles" / "streamlit_app" / "vars" / "main.yml"
 HEALTH_POLL_S, HEALTH_WAIT_S = 0.5, 120
 RESTART = """docker restart "$C" >/dev/null || exit 1
 i=0
 while [ "$i" -lt {tries} ]; do
-  docker exec "$C" /bin/sh -c 'PY=$(command -v python3 || command -v python) && exec "$PY" -c "$1" "$2"' \\
-    health "$PROBE" "$URL" >/dev/null 2>&1 && exit 0
+  docker exec "$C" /bin/sh -c "$RUN" health "$PROBE" "$URL" >/dev/null 2>&1 && exit 0
   i=$((i + 1)); sleep {poll}
 done
 echo "$C: no ok from its health path within {wait} s" >&2; exit 1
@@ -179,9 +182,14 @@ echo "$C: no ok from its health path within {wait} s" >&2; exit 1
 
 
 def _restart_script(fleet: dict) -> str:
+    import yaml
+
+    role = yaml.safe_load(ROLE_VARS.read_text(encoding="utf-8"))
     app = fleet["app"]
-    url = f"http://127.0.0.1:{APP_CONTAINER_PORT}{app['path']}_stcore/health"
-    return (f"C={shlex.quote(app['container'])}; PROBE={shlex.quote(HEALTH_PROBE)}; URL={shlex.quote(url)}\n"
+    url = f"http://127.0.0.1:{role['__streamlit_app_container_port']}{app['path']}_stcore/health"
+    given = {"C": app["container"], "RUN": role["__streamlit_app_python"] + ' -c "$1" "$2"',
+             "PROBE": role["__streamlit_app_health_script"], "URL": url}
+    return ("".join(f"{name}={shlex.quote(value)}\n" for name, value in given.items())
             + RESTART.format(tries=int(HEALTH_WAIT_S / HEALTH_POLL_S), poll=HEALTH_POLL_S, wait=HEALTH_WAIT_S))
 
 
@@ -199,15 +207,9 @@ def _app_starts(fleet: dict, children: list[dict]) -> dict:
 
 def _app_starts_by_ansible(fleet: dict, inventory, name: str) -> dict:
     """The same restarts as the least an Ansible deploy runs: one task per child, every child at once."""
-    import yaml
-
     play = {"name": "Restart the app on every child and wait until it answers ok", "hosts": "streamlit_children",
             "gather_facts": False, "tasks": [{"name": "Restart the app", "ansible.builtin.shell": _restart_script(fleet)}]}
-    playbook = fl.workdir(fleet) / f"{name}.yml"
-    playbook.write_text(yaml.safe_dump([play], sort_keys=False), encoding="utf-8")
-    result = fl.run_ansible(fleet, ["ansible-playbook", str(playbook), "-i", str(inventory)], name, timeout=600)
-    fl.check_ran(result, f"the app starts {name}")
-    return result
+    return _plays(fleet, inventory, name, [play], f"the app starts {name}")
 
 
 def _cpu_text(cpu: dict) -> str:
