@@ -68,6 +68,11 @@ def streamlit_app_in_place(containers, listed, spec_labels, prefix, label):
     return rules.in_place(streamlit_app_containers(containers), list(listed or []), dict(spec_labels or {}), str(prefix), str(label))
 
 
+def streamlit_app_replacing(containers, listed, spec_labels, prefix, label, secret_names=()):
+    return rules.replacing(streamlit_app_containers(containers), list(listed or []), dict(spec_labels or {}), str(prefix), str(label),
+                           list(secret_names or []))
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -76,6 +81,7 @@ class FilterModule:
             "streamlit_app_errors": streamlit_app_errors,
             "streamlit_app_firewall_sources": streamlit_app_firewall_sources,
             "streamlit_app_in_place": streamlit_app_in_place,
+            "streamlit_app_replacing": streamlit_app_replacing,
             "streamlit_app_secrets_toml": streamlit_app_secrets_toml,
             "streamlit_app_settled_images": streamlit_app_settled_images,
             "streamlit_app_spec_labels": streamlit_app_spec_labels,

@@ -409,6 +409,11 @@ def _updatable_as_created(item: dict, host_config: dict) -> bool:
             and (host_config["RestartPolicy"] or {}).get("Name") == "unless-stopped")
 
 
+def _labelled(item: dict, container: dict, spec_labels: dict, label: str) -> bool:
+    """Whether the container carries the spec label of this spec."""
+    return (container.get("Labels") or {}).get(f"{label}.spec") == spec_labels.get(item["name"])
+
+
 def in_place(items: list[dict], listed: list[dict], spec_labels: dict, prefix: str, label: str) -> list[str]:
     """The apps whose container the service step would leave as it is: created
     from this spec (its spec label), from the image the tag names now (see
@@ -420,10 +425,36 @@ def in_place(items: list[dict], listed: list[dict], spec_labels: dict, prefix: s
     for item in items:
         container = by_name.get(f"/{prefix}{item['name']}")
         if (container is not None
-                and (container.get("Labels") or {}).get(f"{label}.spec") == spec_labels.get(item["name"])
+                and _labelled(item, container, spec_labels, label)
                 and item["image"] in settled_images([item], [container])
                 and container.get("State") == "running"
                 and "(healthy)" in str(container.get("Status", ""))
                 and _updatable_as_created(item, container.get("HostConfig") or {})):
             found.append(item["name"])
     return found
+
+
+def replacing(items: list[dict], listed: list[dict], spec_labels: dict, prefix: str, label: str, secret_names: list[str]) -> dict:
+    """The apps whose existing container the service step would replace, told
+    from the host read alone: ``{"known": True, "apps": [...]}``, or
+    ``{"known": False, "apps": []}`` where the read cannot tell.
+
+    Another spec label means another container: the step recreates it. The
+    same label on a running container from a settled image (see
+    settled_images) means the step leaves it running, whatever its health or
+    `docker update` drift. Anything else (a stopped or restarting container,
+    an image the tag may name anew, an app whose secrets.toml may change and
+    restart it) is for docker_container itself to judge, in check mode.
+    """
+    by_name = {(c.get("Names") or [""])[0]: c for c in listed}
+    found = []
+    for item in items:
+        container = by_name.get(f"/{prefix}{item['name']}")
+        if container is None:
+            continue
+        if not _labelled(item, container, spec_labels, label):
+            found.append(item["name"])
+        elif (item["name"] in secret_names or item["image"] not in settled_images([item], [container])
+              or container.get("State") != "running"):
+            return {"known": False, "apps": []}
+    return {"known": True, "apps": found}

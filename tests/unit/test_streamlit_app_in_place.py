@@ -1,9 +1,12 @@
-"""A rerun's short way (streamlit_app vars/main.yml): an app's container is in place only when the service step
-would leave it exactly as it is; every kind of drift makes the role run the step."""
+"""What the host read tells of the service step (streamlit_app vars/main.yml). A rerun's short way: an app's container
+is in place only when the service step would leave it exactly as it is; every kind of drift makes the role run the step.
+The preview of a rolling update: the containers the step replaces, told from the read only where it is sure."""
 
 import pytest
 
-from ansible_collections.streamlit_ops.deploy.plugins.filter.streamlit_app import streamlit_app_in_place, streamlit_app_spec_labels
+from ansible_collections.streamlit_ops.deploy.plugins.filter.streamlit_app import (
+    streamlit_app_in_place, streamlit_app_replacing, streamlit_app_spec_labels,
+)
 
 LABEL = "streamlit_ops.deploy.app"
 PREFIX = "streamlit-"
@@ -83,3 +86,47 @@ def test_no_container_and_pull_always_are_never_in_place():
     assert in_place(apps, [], spec) == []
     always = [app(pull="always")]
     assert in_place(always, [container(always[0], labels(always))], labels(always)) == []
+
+
+def replacing(apps, listed, spec_labels, secret_names=()):
+    return streamlit_app_replacing(apps, listed, spec_labels, PREFIX, LABEL, list(secret_names))
+
+
+def test_a_new_spec_label_is_a_replaced_container_and_the_same_one_on_a_running_container_is_not():
+    apps = [app(), app(name="other", path="/other/", port=8502), app(name="new", path="/new/", port=8503)]
+    spec = labels(apps)
+    changed = labels([app(env={"A": "1"})])
+    listed = [container(apps[0], changed), container(apps[1], spec)]
+    assert replacing(apps, listed, spec) == {"known": True, "apps": ["demo"]}
+    # Control: each container with its own label replaces none; no container at all neither (created, not replaced).
+    assert replacing(apps, [container(apps[0], spec), container(apps[1], spec)], spec) == {"known": True, "apps": []}
+    assert replacing(apps, [], spec) == {"known": True, "apps": []}
+
+
+@pytest.mark.parametrize("drift", [
+    {"Status": "Up 2 minutes (unhealthy)"},
+    {"Status": "Up 5 seconds (health: starting)"},
+    {"HostConfig": {"Memory": 1024**3, "NanoCpus": 0, "PidsLimit": 0, "RestartPolicy": {"Name": "no"}}},
+], ids=["unhealthy", "starting", "updated"])
+def test_health_and_update_drift_leave_a_labelled_container_running(drift):
+    """The service step neither recreates nor restarts for these: it waits for health, or runs `docker update`."""
+    apps = [app()]
+    spec = labels(apps)
+    listed = [container(apps[0], spec, **drift)]
+    assert replacing(apps, listed, spec) == {"known": True, "apps": []}
+    # Control: the same drift on a container of another spec is a replacement.
+    assert replacing(apps, [container(apps[0], labels([app(port=8600)]), **drift)], spec) == {"known": True, "apps": ["demo"]}
+
+
+@pytest.mark.parametrize("case", ["stopped", "restarting", "pull-always", "tag-moved", "secrets"])
+def test_what_only_docker_container_can_judge_is_unknown(case):
+    """A start, a new image under the tag, a changed secrets.toml: the preview asks the service step in check mode."""
+    apps = [app(pull="always")] if case == "pull-always" else [app()]
+    spec = labels(apps)
+    over = {"stopped": {"State": "exited", "Status": "Exited (0) 3 seconds ago"},
+            "restarting": {"State": "restarting", "Status": "Restarting (1) 2 seconds ago"},
+            "tag-moved": {"Image": "sha256:2"}}.get(case, {})
+    secrets = ["demo"] if case == "secrets" else []
+    assert replacing(apps, [container(apps[0], spec, **over)], spec, secrets) == {"known": False, "apps": []}
+    # Control: another spec label is a replacement whatever else holds, secrets included.
+    assert replacing(apps, [container(apps[0], labels([app(port=8600)]), **over)], spec, secrets) == {"known": True, "apps": ["demo"]}
