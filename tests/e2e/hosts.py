@@ -19,6 +19,15 @@ LOCK = "/run/streamlit_ops_deploy.lock"
 # The banner of the streamlit_app role's host read: once in a site run whose read before the run lock stands,
 # twice where the run reads the children again after taking the lock.
 HOST_READ = "TASK [streamlit_ops.deploy.streamlit_app : facts | Read the host's"
+# The streamlit_app role's preview of a rolling update asks its service step in
+# check mode only where the host read cannot tell, and in a check run.
+PREVIEW_ASKS = "preview | Run the service step in check mode"
+
+
+def task_output(output: str, name: str) -> str:
+    """What a playbook run printed for the first task whose banner holds name, up to the next banner."""
+    found = re.search(r"TASK \[[^\]]*" + re.escape(name) + r"[^\]]*\].*?(?=\n(?:TASK|PLAY) \[|\Z)", output, re.S)
+    return found.group(0) if found else ""
 
 
 def inventory_hosts(inventory: str) -> dict:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from hosts import HOST_READ, LOCK, at_once, inventory_hosts
+from hosts import HOST_READ, LOCK, PREVIEW_ASKS, at_once, inventory_hosts, task_output
 
 ROOT = Path(__file__).resolve().parents[3]
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=\d+\s+changed=(\d+)", re.M)
@@ -69,6 +69,9 @@ def test_check_mode_reports_one_env_change_per_child_and_applies_nothing(invento
     assert changed[hosts["master"]] == 0, changed
     assert all(changed[c] == 1 for c in hosts["children"]), changed
     assert host_state(hosts) == before
+    # A check run's report of the change is the service step's own, in check mode, though the host read could tell.
+    preview = task_output(out, PREVIEW_ASKS)
+    assert all(re.search(r"included: \S+/service\.yml for .*\b" + re.escape(c) + r"\b", preview) for c in hosts["children"]), preview
 
 
 def _bad(apps, index, **fields):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from hosts import PREVIEW_ASKS, task_output
 from rolling_load import rollouts
 from site_runs import NEW_IMAGE
 
@@ -40,6 +41,10 @@ def test_image_change_rolls_out_with_no_failed_request(site_runs, children, reco
     assert site_runs.new_image_images == [NEW_IMAGE] * len(children)
     per_child = rollouts(run.output)
     assert [hosts for hosts, seconds in per_child] == children, f"one batch per child expected: {per_child}"
+    # A new image reference is a new spec label: the host read names the container to drain, and the
+    # service step runs once per child, not also in check mode (test_playbook_runs.py's check run: the control).
+    preview = task_output(run.output, PREVIEW_ASKS)
+    assert all(f"skipping: [{child}]" in preview for child in children), preview or run.output[-3000:]
     record["rollout_seconds_per_child"] = dict((h, s) for h, s in per_child)
     record["load"] = {"sessions": load.ok + len(load.failures), "rate_per_s": round(load.rate, 1), "resent": load.resent}
     print(f"rollout per child: {per_child}; load {load.ok} ok at {load.rate:.1f}/s, {load.resent} resent")

@@ -19,7 +19,6 @@ must still say what failed. The last step converges the scenario again.
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from hosts import at_once
+from hosts import at_once, task_output
 from sentinels import COOKIE, FILE, PASSWORD, TOKEN
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -81,8 +80,7 @@ def test_success_shows_no_secret(site_runs, key_lines):
     found = leaks(out, key_lines)
     assert site_runs.key_removed and site_runs.planted_secrets_file, "the shared run planted nothing"
     assert site_runs.control.rc == 0, out[-3000:]
-    copy = re.search(r"TASK \[[^\]]*Copy the TLS key\].*?(?=\nTASK \[)", out, re.S)
-    assert copy and "changed: [" in copy.group(0), "the key was not copied: the run proves nothing for it"
+    assert "changed: [" in task_output(out, "Copy the TLS key"), "the key was not copied: the run proves nothing for it"
     assert "/var/lib/streamlit_app/secrets/main" in out  # the control: what the run prints is there
     assert found == []
 
