@@ -409,6 +409,12 @@ def _updatable_as_created(item: dict, host_config: dict) -> bool:
             and (host_config["RestartPolicy"] or {}).get("Name") == "unless-stopped")
 
 
+def _with_containers(items: list[dict], listed: list[dict], prefix: str) -> list[tuple[dict, dict | None]]:
+    """Each app with its container as host_info lists it, None where it has none."""
+    by_name = {(c.get("Names") or [""])[0]: c for c in listed}
+    return [(item, by_name.get(f"/{prefix}{item['name']}")) for item in items]
+
+
 def _labelled(item: dict, container: dict, spec_labels: dict, label: str) -> bool:
     """Whether the container carries the spec label of this spec."""
     return (container.get("Labels") or {}).get(f"{label}.spec") == spec_labels.get(item["name"])
@@ -420,10 +426,8 @@ def in_place(items: list[dict], listed: list[dict], spec_labels: dict, prefix: s
     settled_images), running, healthy, and with what `docker update` changes
     as the step sets it. ``listed`` are the role's containers as host_info
     lists them (with each one's inspected HostConfig)."""
-    by_name = {(c.get("Names") or [""])[0]: c for c in listed}
     found = []
-    for item in items:
-        container = by_name.get(f"/{prefix}{item['name']}")
+    for item, container in _with_containers(items, listed, prefix):
         if (container is not None
                 and _labelled(item, container, spec_labels, label)
                 and item["image"] in settled_images([item], [container])
@@ -446,10 +450,8 @@ def replacing(items: list[dict], listed: list[dict], spec_labels: dict, prefix: 
     an image the tag may name anew, an app whose secrets.toml may change and
     restart it) is for docker_container itself to judge, in check mode.
     """
-    by_name = {(c.get("Names") or [""])[0]: c for c in listed}
     found = []
-    for item in items:
-        container = by_name.get(f"/{prefix}{item['name']}")
+    for item, container in _with_containers(items, listed, prefix):
         if container is None:
             continue
         if not _labelled(item, container, spec_labels, label):
