@@ -23,11 +23,14 @@
    first); for 1, 2, 4 and 8 children, an untimed converge of that shape,
    then three timed warm ones (median), each changing one env value of the
    app again, so each child recreates its container and waits for its
-   health check, then (once Docker calls every container healthy) the
-   no-op rerun of that shape (checkout way, SCALE_NOOP runs, median). These
-   runs set streamlit_ops_rolling_batch to the number of children (all at
-   once, no rolling). The goal: the widest shape's warm converge and no-op
-   rerun each <= 1.3x the time of 1 child. Sizes above the children the
+   health check. After the warm runs of every shape, the no-op reruns
+   (checkout way) in rounds (noop_rounds): each round a no-op rerun of every
+   shape, smallest first, each after an untimed converge that changes the
+   shape (the masters' upstreams alone); the median of each shape is its
+   figure, and each round's own ratio is reported too. So every shape's
+   reruns sample the machine over the same minutes. These runs set streamlit_ops_rolling_batch to the number of
+   children (all at once, no rolling). The goal: the widest shape's warm
+   converge and no-op rerun each <= 1.3x the time of 1 child. Sizes above the children the
    scenario has are left out and the table says so. What the machine allows
    is measured beside it: each no-op rerun's floor is the same shape of run
    with nothing of ours in it, a playbook with as many tasks per host as the
@@ -75,11 +78,13 @@ NOOP_GOAL_S = 15.0
 WARM_GOAL = 1.3
 ROLLOUT = re.compile(r"Rollout of (?P<hosts>[^:]+): (?P<seconds>[\d.]+) s from drain to re-admit")
 # noop_runs: each way at the cold run's 2 children; warm_runs: the warm
-# converges of each shape; scale_noop_runs: the checkout's no-op rerun after
-# them, its floor and each way of the app starts (the median is the figure).
-FULL = {"noop_runs": 3, "warm_sizes": [1, 2, 4, 8], "cold_children": 2, "scale_noop_runs": 3, "warm_runs": 3}
+# converges of each shape; scale_noop_runs: each way of the app starts of
+# each shape; noop_rounds: the rounds of every shape's no-op rerun and its
+# floor (the median of each is the figure).
+FULL = {"noop_runs": 3, "warm_sizes": [1, 2, 4, 8], "cold_children": 2, "scale_noop_runs": 3, "warm_runs": 3,
+        "noop_rounds": 5}
 # The smoke times one warm shape, the cold run's own: it needs no shaping run.
-SMOKE = {"noop_runs": 1, "warm_sizes": [2], "cold_children": 2, "scale_noop_runs": 1, "warm_runs": 1}
+SMOKE = {"noop_runs": 1, "warm_sizes": [2], "cold_children": 2, "scale_noop_runs": 1, "warm_runs": 1, "noop_rounds": 1}
 # A reporting aid in both ways: a line per task, and all of them in the recap.
 PROFILE = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks", "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "all"}
 MODES = {"user": "installed collection, no ansible.cfg", "checkout": "checkout with its ansible.cfg"}
@@ -250,6 +255,40 @@ def _healthy(fleet: dict, children: list[dict], wait_s: float = 60) -> float:
         time.sleep(1)
 
 
+def _noop_rounds(fleet: dict, hosts: list[dict], sizes: list[int], env: dict, count: int) -> dict:
+    """count rounds, each a no-op rerun of every shape (smallest first) and
+    its floor: a slower spell of the machine then hits every shape alike,
+    where shapes measured one after the other would each get the machine as
+    it was then (two runs of the same code once gave 1.28x and 1.01x that
+    way). Before each rerun an untimed converge changes the shape (the
+    widest, where the warm runs leave it, is last), so every rerun comes
+    after the same kind of run. That converge must change nothing on any
+    child, or the rerun after it would not be the no-op of the shape. Returns
+    each shape's runs, and the converges that changed the shape."""
+    rounds: dict = {size: [] for size in sizes}
+    names = {c["name"] for c in hosts}
+    current, reshapes = sizes[-1], []
+    for r in range(count):
+        for size in sizes:
+            inv = fl.write_inventory(fleet, hosts[:size], f"deploy-{size}-noop", env,
+                                     {"streamlit_ops_rolling_batch": size})
+            if size != current:
+                reshape = _playbook(fleet, inv, f"deploy-noop-shape-{size}-{r}")
+                fl.check_ran(reshape, f"change to the shape of {size} children (untimed)")
+                touched = {h: n["changed"] for h, n in reshape["recap"].items() if h in names and n["changed"]}
+                if touched:
+                    raise RuntimeError(f"changing to the shape of {size} children changed children {touched}; "
+                                       "the no-op rounds need a change of the masters alone")
+                reshapes.append({k: reshape[k] for k in ("seconds", "changed", "log")})
+                current = size
+            noop = _playbook(fleet, inv, f"deploy-noop-{size}-{r}")
+            fl.check_ran(noop, f"no-op rerun of {size} children")
+            floor = _floor(fleet, inv, noop, f"deploy-floor-{size}-{r}")
+            noop["profile"] = noop["profile"][:5]
+            rounds[size].append({"noop": noop, "floor": floor})
+    return {"rounds": rounds, "reshapes": reshapes}
+
+
 def run(fleet: dict, smoke: bool = False) -> dict:
     cfg = SMOKE if smoke else FULL
     hosts = fleet.get("all_children") or fleet["children"]
@@ -361,18 +400,19 @@ def run(fleet: dict, smoke: bool = False) -> dict:
         warm_env = env
         changed_inv = fl.write_inventory(fleet, children, f"deploy-{size}-changed", env, at_once)
         warm[size]["healthy_after_s"] = _healthy(fleet, children)
-        scale_noop[size] = [_playbook(fleet, changed_inv, f"deploy-noop-{size}-{i}")
-                            for i in range(cfg["scale_noop_runs"])]
-        for result in scale_noop[size]:
-            fl.check_ran(result, f"no-op rerun of {size} children")
-            result["profile"] = result["profile"][:5]
-        floors[size] = [_floor(fleet, changed_inv, scale_noop[size][0], f"deploy-floor-{size}-{i}")
-                        for i in range(cfg["scale_noop_runs"])]
-        # Last: a restarted container's health says "starting" for a while,
-        # which would send a no-op rerun the long way.
         starts[size] = {"docker": [_app_starts(fleet, children) for dummy in range(cfg["scale_noop_runs"])],
                         "ansible": [_app_starts_by_ansible(fleet, changed_inv, f"deploy-starts-{size}-{i}")
                                     for i in range(cfg["scale_noop_runs"])]}
+    # The no-op reruns and their floors, in rounds over every shape. The
+    # widest warm run left every child with warm_env, so a change of shape
+    # changes the masters' upstreams alone. A restarted container's health
+    # says "starting" for a while, which would send a no-op rerun the long way.
+    details["healthy_before_noop_rounds_s"] = _healthy(fleet, wide)
+    measured = _noop_rounds(fleet, hosts, sizes, warm_env, cfg["noop_rounds"])
+    for size, runs in measured["rounds"].items():
+        scale_noop[size] = [r["noop"] for r in runs]
+        floors[size] = [r["floor"] for r in runs]
+    details["runs"]["noop_reshapes"] = measured["reshapes"]
     details["runs"]["warm"] = {str(k): v for k, v in warm.items()}
     base = warm[sizes[0]]["seconds"]
     for size in sizes:
@@ -448,10 +488,13 @@ def run(fleet: dict, smoke: bool = False) -> dict:
         "floor": round(fl.median([r["seconds"] for r in floors[sizes[-1]]]) / floor_base, 3),
         "warm": round(warm[sizes[-1]]["seconds"] / base, 3),
         "warm_bound": round(bound["ansible"][sizes[-1]] / base, 3),
+        # Each round's own: its widest no-op rerun over its 1-child one, minutes apart at most.
+        "noop_rounds": [round(w["seconds"] / n["seconds"], 3) for n, w in zip(scale_noop[sizes[0]], scale_noop[sizes[-1]])],
     }
     if len(sizes) > 1:
         growth = details["growth"]
-        rows.append(fl.row(f"growth from {sizes[0]} to {sizes[-1]} children: no-op {growth['noop']}x, its floor "
+        rows.append(fl.row(f"growth from {sizes[0]} to {sizes[-1]} children: no-op {growth['noop']}x "
+                           f"(each round: {', '.join(f'{g:.2f}x' for g in growth['noop_rounds'])}), its floor "
                            f"{growth['floor']}x, warm {growth['warm']}x, its machine's bound {growth['warm_bound']}x",
                            growth["noop"], "x",
                            "the floor's growth (what the machine allows this shape)", growth["floor"],
