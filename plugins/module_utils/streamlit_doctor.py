@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import ssl
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urljoin, urlsplit
 
 from ansible_collections.streamlit_ops.deploy.plugins.module_utils.streamlit_wire import (
@@ -46,6 +47,9 @@ MIB = 1024 * 1024
 # Fresh sessions the upload check may try when its upload reached a replica
 # without the session and the sticky check is there to say so.
 UPLOAD_TRIES = 3
+# The sticky check's fresh sessions open this many at a time: as many
+# browsers as that, not a load test of the app.
+STICKY_AT_ONCE = 4
 REDIRECTS = (301, 302, 303, 307, 308)
 COMPRESSED = ("br", "gzip", "zstd", "deflate")
 
@@ -663,29 +667,34 @@ class Doctor:
                        "that is routing (see sticky)")
 
     # sticky
+    def _sticky_session(self) -> tuple:
+        """One fresh session and its small upload: ("ok", ""), ("miss", "") when the
+        upload reached a replica without the session, or ("other", what failed)."""
+        session = self.new_session()
+        try:
+            session.load()
+            session.connect()
+            if not session.run_script(max(self.timeout, 20), until="session"):
+                return "other", f"session: {session.error or session.handshake.status}"
+            answer = session.upload(SMALL_UPLOAD)
+            if 200 <= answer.status < 300:
+                return "ok", ""
+            if upload_cause(answer.status, answer.text, answer.headers, SMALL_UPLOAD / MIB)[0] == "no_sticky":
+                return "miss", ""
+            return "other", f"upload {answer.status}"
+        except WireError as exc:
+            return "other", str(exc)
+        finally:
+            session.close()
+
     def check_sticky(self) -> dict:
         if not self._session_ok():
             return skipped("needs a Streamlit session (see websocket)")
-        misses, other = 0, []
-        for dummy in range(self.sticky_sessions):
-            session = self.new_session()
-            try:
-                session.load()
-                session.connect()
-                if not session.run_script(max(self.timeout, 20), until="session"):
-                    other.append(f"session: {session.error or session.handshake.status}")
-                    continue
-                answer = session.upload(SMALL_UPLOAD)
-                if 200 <= answer.status < 300:
-                    continue
-                if upload_cause(answer.status, answer.text, answer.headers, SMALL_UPLOAD / MIB)[0] == "no_sticky":
-                    misses += 1
-                else:
-                    other.append(f"upload {answer.status}")
-            except WireError as exc:
-                other.append(str(exc))
-            finally:
-                session.close()
+        # Each fresh session is a browser of its own, so they may run side by side.
+        with ThreadPoolExecutor(min(self.sticky_sessions, STICKY_AT_ONCE)) as pool:
+            outcomes = list(pool.map(lambda dummy: self._sticky_session(), range(self.sticky_sessions)))
+        misses = sum(1 for kind, dummy in outcomes if kind == "miss")
+        other = [text for kind, text in outcomes if kind == "other"]
         total = self.sticky_sessions
         if misses:
             fix = upload_cause(400, "Invalid session_id", {}, 0)[1]

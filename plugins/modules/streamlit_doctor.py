@@ -65,7 +65,7 @@ options:
     description: The size of the C(upload) check's file in MB (MiB); 16 KB when omitted.
     type: float
   sticky_sessions:
-    description: The fresh sessions the C(sticky) check opens.
+    description: The fresh sessions the C(sticky) check opens, four at a time.
     type: int
     default: 8
   idle_s:

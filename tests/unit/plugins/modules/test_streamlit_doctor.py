@@ -247,3 +247,54 @@ def test_access_causes(answers, cause, words):
 
 def test_access_is_opt_in():
     assert "access" in doctor.CHECKS and "access" not in doctor.DEFAULT_CHECKS
+
+
+class _FakeSession:
+    """A fresh session of the sticky check whose upload answers with the status given.
+    Every load waits at the barrier, which passes only when enough of them load at once."""
+
+    def __init__(self, status: int, barrier, opened: list):
+        self.status, self.barrier, self.closed = status, barrier, False
+        self.browser, self.error, self.handshake = wire.Browser(wire.Target("http://127.0.0.1:9/app/")), "", None
+        opened.append(self)
+
+    def load(self):
+        self.barrier.wait()
+
+    def connect(self):
+        return None
+
+    def run_script(self, timeout, until):
+        return True
+
+    def upload(self, size):
+        body = '{"detail":"Invalid session_id. This is likely caused by a multi-replica deployment"}' if self.status == 400 else ""
+        return wire.Response(self.status, "", [], body.encode(), "http://127.0.0.1:9/app/")
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.mark.parametrize("statuses, outcome, evidence", [
+    ([200] * 8, "pass", "8 of 8 fresh sessions' uploads reached their own replica"),
+    ([200, 400, 200, 200, 200, 400, 200, 200], "fail", "2 of 8 fresh sessions' uploads reached a replica without their session"),
+    ([200, 200, 500, 200, 200, 200, 200, 200], "fail", "1 of 8 fresh sessions failed before routing could be judged: upload 500"),
+])
+def test_sticky_opens_its_sessions_side_by_side_and_counts_each(monkeypatch, statuses, outcome, evidence):
+    import threading
+
+    # Twice STICKY_AT_ONCE sessions, whose loads pass the barrier STICKY_AT_ONCE
+    # at a time: sessions opened one after the other break it at the first.
+    barrier, opened, left, lock = threading.Barrier(doctor.STICKY_AT_ONCE, timeout=20), [], list(statuses), threading.Lock()
+
+    def new_session():
+        with lock:
+            return _FakeSession(left.pop(0), barrier, opened)
+
+    assert len(statuses) == 2 * doctor.STICKY_AT_ONCE
+    checker = doctor.Doctor("http://127.0.0.1:9/app/", sticky_sessions=len(statuses))
+    checker.results["websocket"] = {"result": "pass"}
+    monkeypatch.setattr(checker, "new_session", new_session)
+    found = checker.check_sticky()
+    assert (found["result"], found["evidence"]) == (outcome, evidence)
+    assert len(opened) == len(statuses) and all(session.closed for session in opened)
