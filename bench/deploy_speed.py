@@ -28,10 +28,11 @@
    shape, smallest first, each after an untimed converge that changes the
    shape (the masters' upstreams alone); the median of each shape is its
    figure, and each round's own ratio is reported too. So every shape's
-   reruns sample the machine over the same minutes. These runs set streamlit_ops_rolling_batch to the number of
-   children (all at once, no rolling). The goal: the widest shape's warm
-   converge and no-op rerun each <= 1.3x the time of 1 child. Sizes above the children the
-   scenario has are left out and the table says so. What the machine allows
+   reruns sample the machine over the same minutes. These runs set
+   streamlit_ops_rolling_batch to the number of children (all at once, no
+   rolling). The goal: the widest shape's warm converge and no-op rerun each
+   <= 1.3x the time of 1 child. Sizes above the children the scenario has
+   are left out and the table says so. What the machine allows
    is measured beside it: each no-op rerun's floor is the same shape of run
    with nothing of ours in it, a playbook with as many tasks per host as the
    rerun ran (ok ones a ping, skipped ones skipped), on the same hosts the
