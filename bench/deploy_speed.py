@@ -373,8 +373,6 @@ def run(fleet: dict, smoke: bool = False) -> dict:
         details["runs"]["warm_prep"] = prep
         fl.check_ran(prep, "converge of every child (untimed)")
     warm: dict = {}
-    scale_noop: dict = {}
-    floors: dict = {}
     starts: dict = {}
     for size in sizes:
         children = hosts[:size]
@@ -410,9 +408,8 @@ def run(fleet: dict, smoke: bool = False) -> dict:
     # says "starting" for a while, which would send a no-op rerun the long way.
     details["healthy_before_noop_rounds_s"] = _healthy(fleet, wide)
     measured = _noop_rounds(fleet, hosts, sizes, warm_env, cfg["noop_rounds"])
-    for size, runs in measured["rounds"].items():
-        scale_noop[size] = [r["noop"] for r in runs]
-        floors[size] = [r["floor"] for r in runs]
+    scale_noop = {size: [r["noop"] for r in runs] for size, runs in measured["rounds"].items()}
+    floors = {size: [r["floor"] for r in runs] for size, runs in measured["rounds"].items()}
     details["runs"]["noop_reshapes"] = measured["reshapes"]
     details["runs"]["warm"] = {str(k): v for k, v in warm.items()}
     base = warm[sizes[0]]["seconds"]

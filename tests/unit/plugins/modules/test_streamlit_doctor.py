@@ -8,6 +8,8 @@ The broken proxies (one per cause): tests/e2e/ha/test_doctor.py."""
 from __future__ import annotations
 
 import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import yaml
@@ -281,20 +283,26 @@ class _FakeSession:
     ([200, 200, 500, 200, 200, 200, 200, 200], "fail", "1 of 8 fresh sessions failed before routing could be judged: upload 500"),
 ])
 def test_sticky_opens_its_sessions_side_by_side_and_counts_each(monkeypatch, statuses, outcome, evidence):
-    import threading
-
     # Twice STICKY_AT_ONCE sessions, whose loads pass the barrier STICKY_AT_ONCE
     # at a time: sessions opened one after the other break it at the first.
     barrier, opened, left, lock = threading.Barrier(doctor.STICKY_AT_ONCE, timeout=20), [], list(statuses), threading.Lock()
+    pools = []
 
     def new_session():
         with lock:
             return _FakeSession(left.pop(0), barrier, opened)
 
+    def pool(max_workers):
+        pools.append(max_workers)
+        return ThreadPoolExecutor(max_workers)
+
     assert len(statuses) == 2 * doctor.STICKY_AT_ONCE
     checker = doctor.Doctor("http://127.0.0.1:9/app/", sticky_sessions=len(statuses))
     checker.results["websocket"] = {"result": "pass"}
     monkeypatch.setattr(checker, "new_session", new_session)
+    monkeypatch.setattr(doctor, "ThreadPoolExecutor", pool)
     found = checker.check_sticky()
     assert (found["result"], found["evidence"]) == (outcome, evidence)
     assert len(opened) == len(statuses) and all(session.closed for session in opened)
+    # Never more at once than that, however many sessions are asked for.
+    assert pools == [doctor.STICKY_AT_ONCE]
