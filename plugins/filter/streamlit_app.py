@@ -58,10 +58,14 @@ def streamlit_app_secrets_toml(container, secrets_text=""):
     return streamlit_secrets.secrets_toml(str(secrets_text or ""), item.get("login"), item.get("cookie_secret"))
 
 
-def streamlit_app_spec_labels(containers, forwarded_allow_ips, bind_address, secret_names=(), revision=""):
+def _spec_labels(items, forwarded_allow_ips, bind_address, secret_names, revision):
     return {item["name"]: rules.spec_label(item, streamlit_env.container_env(item, list(forwarded_allow_ips or [])), str(bind_address),
                                            item["name"] in (secret_names or []), str(revision))
-            for item in streamlit_app_containers(containers)}
+            for item in items}
+
+
+def streamlit_app_spec_labels(containers, forwarded_allow_ips, bind_address, secret_names=(), revision=""):
+    return _spec_labels(streamlit_app_containers(containers), forwarded_allow_ips, bind_address, secret_names, revision)
 
 
 def streamlit_app_in_place(containers, listed, spec_labels, prefix, label):
@@ -71,6 +75,17 @@ def streamlit_app_in_place(containers, listed, spec_labels, prefix, label):
 def streamlit_app_replacing(containers, listed, spec_labels, prefix, label, secret_names=()):
     return rules.replacing(streamlit_app_containers(containers), list(listed or []), dict(spec_labels or {}), str(prefix), str(label),
                            list(secret_names or []))
+
+
+def streamlit_app_verdict(containers, read, forwarded_allow_ips, bind_address, revision, docker_install=True,
+                          engine_packages=(), python_packages=(), socket="", firewall=False, firewall_sha256=None,
+                          prefix="", label=""):
+    items = streamlit_app_containers(containers)
+    names = rules.secret_names(items)
+    return rules.host_verdict(items, dict(read or {}), _spec_labels(items, forwarded_allow_ips, bind_address, names, revision), names,
+                              docker_install=bool(docker_install), engine_packages=list(engine_packages or []),
+                              python_packages=list(python_packages or []), socket=str(socket), firewall=bool(firewall),
+                              firewall_sha256=dict(firewall_sha256 or {}), prefix=str(prefix), label=str(label))
 
 
 class FilterModule:
@@ -85,4 +100,5 @@ class FilterModule:
             "streamlit_app_secrets_toml": streamlit_app_secrets_toml,
             "streamlit_app_settled_images": streamlit_app_settled_images,
             "streamlit_app_spec_labels": streamlit_app_spec_labels,
+            "streamlit_app_verdict": streamlit_app_verdict,
         }

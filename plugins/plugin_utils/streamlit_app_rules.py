@@ -460,3 +460,54 @@ def replacing(items: list[dict], listed: list[dict], spec_labels: dict, prefix: 
               or container.get("State") != "running"):
             return {"known": False, "apps": []}
     return {"known": True, "apps": found}
+
+
+def secret_names(items: list[dict]) -> list[str]:
+    """The apps that get a secrets.toml: their secrets_file, their login's [auth] table, or both."""
+    return list(dict.fromkeys([item["name"] for item in items if "secrets_file" in item]
+                              + [item["name"] for item in items if "login" in item]))
+
+
+def _firewall_settled(found: dict, wanted: dict) -> bool:
+    """Whether the firewall the host read found (host_info's ``firewall``) is
+    the one the role leaves: rules in place, and both files root's, with their
+    mode and the content wanted (sha256 digests)."""
+    files = [found.get(name) or {} for name in ("script", "dropin")]
+    return bool(found.get("rules_in_place")
+                and all(f.get("root_with_mode") for f in files)
+                and [f.get("sha256") for f in files] == [wanted.get("script"), wanted.get("dropin")])
+
+
+def host_verdict(items: list[dict], read: dict, spec_labels: dict, secrets: list[str], *, docker_install: bool,
+                 engine_packages: list[str], python_packages: list[str], socket: str, firewall: bool,
+                 firewall_sha256: dict, prefix: str, label: str) -> dict:
+    """What one host read (host_info's result) leaves the role to do, each part computed once.
+
+    - ``missing``: the packages to install. docker.io conflicts with
+      docker-ce, so it is installed only where no engine runs and no engine
+      package is installed.
+    - ``to_install``: packages missing or the engine not running.
+    - ``firewall_settled``: the firewall on, the engine running (it keeps the
+      rules), and the firewall as the role leaves it.
+    - ``images_settled``: the containers listed, and each app's image
+      settled (see settled_images).
+    - ``containers_in_place``: every app's container in place (see
+      in_place), and no other container of the role.
+    - ``unchanged``: that, and no secrets.toml to write.
+    - ``nothing_to_do``: none of the steps has anything to do.
+    """
+    installed = [name for name, present in (read.get("packages") or {}).items() if present]
+    engine_up = bool(((read.get("paths") or {}).get(socket) or {}).get("exists"))
+    need_engine = docker_install and not engine_up and not set(installed) & set(engine_packages)
+    missing = (["docker.io"] if need_engine else []) + [p for p in python_packages if p not in installed]
+    listed = read.get("docker_containers")
+    images_settled = listed is not None and not {item["image"] for item in items} - set(settled_images(items, listed))
+    containers_in_place = (listed is not None and len(listed) == len(items)
+                           and len(in_place(items, listed, spec_labels, prefix, label)) == len(items))
+    to_install = bool(missing) or not engine_up
+    firewall_settled = bool(firewall and engine_up and _firewall_settled(read.get("firewall") or {}, firewall_sha256 or {}))
+    unchanged = containers_in_place and not secrets
+    return {"missing": missing, "to_install": to_install, "firewall_settled": firewall_settled,
+            "images_settled": images_settled, "containers_in_place": containers_in_place, "unchanged": unchanged,
+            "nothing_to_do": not to_install and firewall_settled and images_settled and unchanged,
+            "secret_names": secrets, "spec_labels": spec_labels}

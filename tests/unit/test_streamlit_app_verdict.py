@@ -1,0 +1,105 @@
+"""The role's verdict on one host read (streamlit_app vars/main.yml, verdict.yml): what each step has to do, in one
+filter call. Each case drifts one part of a read that leaves nothing to do, and checks that exactly the parts it
+touches flip; the unchanged read is every case's control."""
+
+import pytest
+
+from ansible_collections.streamlit_ops.deploy.plugins.filter.streamlit_app import streamlit_app_spec_labels, streamlit_app_verdict
+
+LABEL = "streamlit_ops.deploy.app"
+PREFIX = "streamlit-"
+SOCKET = "/var/run/docker.sock"
+FORWARDED, BIND, REVISION = ["10.0.0.10"], "10.0.0.11", "r1"
+WANTED = {"script": "a" * 64, "dropin": "b" * 64}
+SETTINGS = {"docker_install": True, "engine_packages": ["docker.io", "docker-ce"], "python_packages": ["python3-requests"],
+            "socket": SOCKET, "firewall": True, "firewall_sha256": WANTED, "prefix": PREFIX, "label": LABEL}
+NOTHING_TO_DO = {"missing": [], "to_install": False, "firewall_settled": True, "images_settled": True,
+                 "containers_in_place": True, "unchanged": True, "nothing_to_do": True}
+
+
+def app(**over):
+    return dict({"name": "demo", "path": "/demo/", "image": "demo:1.0", "port": 8501}, **over)
+
+
+def container(item, labels, **over):
+    """The container the service step creates for item, as host_info lists it."""
+    return dict({
+        "Names": [f"/{PREFIX}{item['name']}"], "Image": item["image"], "ImageID": "sha256:1", "State": "running",
+        "Status": "Up 2 minutes (healthy)", "Labels": {LABEL: item["name"], f"{LABEL}.spec": labels[item["name"]]},
+        "HostConfig": {"Memory": 0, "NanoCpus": 0, "PidsLimit": 1024, "RestartPolicy": {"Name": "unless-stopped"}},
+    }, **over)
+
+
+def read(apps, secret_names=(), **over):
+    """A read of a host the role left as it is."""
+    labels = streamlit_app_spec_labels(apps, FORWARDED, BIND, list(secret_names), REVISION)
+    found = dict({
+        "packages": {"docker.io": True, "docker-ce": False, "python3-requests": True},
+        "paths": {SOCKET: {"exists": True}},
+        "docker_containers": [container(item, labels) for item in apps],
+        "firewall": {"rules_in_place": True, "script": {"sha256": WANTED["script"], "root_with_mode": True},
+                     "dropin": {"sha256": WANTED["dropin"], "root_with_mode": True}},
+    }, **over)
+    return found
+
+
+def verdict(apps, found, **over):
+    result = streamlit_app_verdict(apps, found, FORWARDED, BIND, REVISION, **dict(SETTINGS, **over))
+    return {key: value for key, value in result.items() if key in NOTHING_TO_DO}
+
+
+def test_a_host_as_the_role_left_it_has_nothing_to_do():
+    apps = [app(), app(name="other", path="/other/", port=8502)]
+    result = streamlit_app_verdict(apps, read(apps), FORWARDED, BIND, REVISION, **SETTINGS)
+    assert {key: result[key] for key in NOTHING_TO_DO} == NOTHING_TO_DO
+    # The labels the service step puts on the containers, from the same call.
+    assert result["spec_labels"] == streamlit_app_spec_labels(apps, FORWARDED, BIND, [], REVISION)
+    assert result["secret_names"] == []
+
+
+@pytest.mark.parametrize("drift, over, flipped", [
+    ({"packages": {"docker.io": True, "python3-requests": False}}, {},
+     {"missing": ["python3-requests"], "to_install": True}),
+    # No engine running and none installed: docker.io, and nothing that needs the engine is settled.
+    ({"packages": {"python3-requests": True}, "paths": {SOCKET: {"exists": False}}, "docker_containers": None}, {},
+     {"missing": ["docker.io"], "to_install": True, "firewall_settled": False, "images_settled": False,
+      "containers_in_place": False, "unchanged": False}),
+    # docker-ce installed but stopped: docker.io would conflict with it.
+    ({"packages": {"docker-ce": True, "python3-requests": True}, "paths": {SOCKET: {"exists": False}}}, {},
+     {"to_install": True, "firewall_settled": False}),
+    ({"paths": {SOCKET: {"exists": False}}}, {"docker_install": False}, {"to_install": True, "firewall_settled": False}),
+    ({}, {"firewall": False}, {"firewall_settled": False}),
+    ({}, {"firewall_sha256": {"script": "c" * 64, "dropin": WANTED["dropin"]}}, {"firewall_settled": False}),
+    ({"firewall": {"rules_in_place": False, "script": {"sha256": WANTED["script"], "root_with_mode": True},
+                   "dropin": {"sha256": WANTED["dropin"], "root_with_mode": True}}}, {}, {"firewall_settled": False}),
+    ({"firewall": {"rules_in_place": True, "script": {"sha256": WANTED["script"], "root_with_mode": True},
+                   "dropin": {"sha256": WANTED["dropin"], "root_with_mode": False}}}, {}, {"firewall_settled": False}),
+    ({"firewall": {}}, {}, {"firewall_settled": False}),
+    ({"docker_containers": []}, {}, {"images_settled": False, "containers_in_place": False, "unchanged": False}),
+], ids=["python-library", "no-engine", "engine-stopped", "no-install", "firewall-off", "firewall-content",
+        "firewall-rules", "dropin-mode", "firewall-unread", "no-containers"])
+def test_each_drift_flips_what_it_touches(drift, over, flipped):
+    apps = [app()]
+    assert verdict(apps, read(apps)) == NOTHING_TO_DO
+    assert verdict(apps, read(apps, **drift), **over) == dict(NOTHING_TO_DO, nothing_to_do=False, **flipped)
+
+
+@pytest.mark.parametrize("case", ["stray", "unhealthy", "other-spec"])
+def test_containers_out_of_place_leave_the_images_settled(case):
+    apps = [app()]
+    labels = streamlit_app_spec_labels(apps, FORWARDED, BIND, [], REVISION)
+    listed = {"stray": [container(apps[0], labels), container(app(name="gone", path="/gone/"), {"gone": "x"})],
+              "unhealthy": [container(apps[0], labels, Status="Up 2 minutes (unhealthy)")],
+              "other-spec": [container(apps[0], {"demo": "another"})]}[case]
+    assert verdict(apps, read(apps, docker_containers=listed)) == dict(
+        NOTHING_TO_DO, containers_in_place=False, unchanged=False, nothing_to_do=False)
+
+
+def test_an_app_with_secrets_is_never_unchanged_and_is_named():
+    login = {"redirect_uri": "https://x/oauth2callback", "client_id": "i", "client_secret": "s",
+             "server_metadata_url": "https://x/.well-known"}
+    apps = [app(secrets_file="/etc/s.toml"), app(name="login", path="/login/", port=8502, login=login)]
+    result = streamlit_app_verdict(apps, read(apps, secret_names=["demo", "login"]), FORWARDED, BIND, REVISION, **SETTINGS)
+    assert result["secret_names"] == ["demo", "login"]
+    assert result["containers_in_place"] and not result["unchanged"] and not result["nothing_to_do"]
+    assert result["spec_labels"] == streamlit_app_spec_labels(apps, FORWARDED, BIND, ["demo", "login"], REVISION)
