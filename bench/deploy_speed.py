@@ -20,15 +20,18 @@
    line per task; its timings and the number of tasks each run started go
    into the details.
 3. Scale: the image is on every child (an untimed converge of all of them
-   first); for 1, 2, 4 and 8 children, an untimed converge of that shape,
-   then three timed warm ones (median), each changing one env value of the
-   app again, so each child recreates its container and waits for its
-   health check. After the warm runs of every shape, the no-op reruns
-   (checkout way) in rounds (noop_rounds): each round a no-op rerun of every
-   shape, smallest first, each after an untimed converge that changes the
-   shape (the masters' upstreams alone); the median of each shape is its
-   figure, and each round's own ratio is reported too. So every shape's
-   reruns sample the machine over the same minutes. These runs set
+   first); then the warm converges of 1, 2, 4 and 8 children in rounds
+   (warm_rounds): each round, for every shape, smallest first, an untimed
+   converge that changes the shape, then a timed warm one that changes one
+   env value of the app again, so each child recreates its container and
+   waits for its health check, then that shape's app starts (below). After
+   them, the no-op reruns (checkout way) in rounds (noop_rounds): each round
+   a no-op rerun of every shape, smallest first, each after an untimed
+   converge that changes the shape (the masters' upstreams alone). The
+   median of each shape is its figure, and each round's own no-op ratio is
+   reported too. So every shape's runs sample the machine over the same
+   minutes, where shapes measured one after the other gave the warm
+   converge of 4 children from 1.02x to 1.49x in four runs. These runs set
    streamlit_ops_rolling_batch to the number of children (all at once, no
    rolling). The goal: the widest shape's warm converge and no-op rerun each
    <= 1.3x the time of 1 child. Sizes above the children the scenario has
@@ -78,14 +81,13 @@ except ImportError:
 NOOP_GOAL_S = 15.0
 WARM_GOAL = 1.3
 ROLLOUT = re.compile(r"Rollout of (?P<hosts>[^:]+): (?P<seconds>[\d.]+) s from drain to re-admit")
-# noop_runs: each way at the cold run's 2 children; warm_runs: the warm
-# converges of each shape; scale_noop_runs: each way of the app starts of
-# each shape; noop_rounds: the rounds of every shape's no-op rerun and its
-# floor (the median of each is the figure).
-FULL = {"noop_runs": 3, "warm_sizes": [1, 2, 4, 8], "cold_children": 2, "scale_noop_runs": 3, "warm_runs": 3,
-        "noop_rounds": 5}
+# noop_runs: each way at the cold run's 2 children; warm_rounds: the rounds
+# of every shape's warm converge and its app starts (each way);
+# noop_rounds: the rounds of every shape's no-op rerun and its floor. The
+# median of each shape's runs is its figure.
+FULL = {"noop_runs": 3, "warm_sizes": [1, 2, 4, 8], "cold_children": 2, "warm_rounds": 3, "noop_rounds": 5}
 # The smoke times one warm shape, the cold run's own: it needs no shaping run.
-SMOKE = {"noop_runs": 1, "warm_sizes": [2], "cold_children": 2, "scale_noop_runs": 1, "warm_runs": 1, "noop_rounds": 1}
+SMOKE = {"noop_runs": 1, "warm_sizes": [2], "cold_children": 2, "warm_rounds": 1, "noop_rounds": 1}
 # A reporting aid in both ways: a line per task, and all of them in the recap.
 PROFILE = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks", "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "all"}
 MODES = {"user": "installed collection, no ansible.cfg", "checkout": "checkout with its ansible.cfg"}
@@ -290,6 +292,41 @@ def _noop_rounds(fleet: dict, hosts: list[dict], sizes: list[int], env: dict, co
     return {"rounds": rounds, "reshapes": reshapes}
 
 
+def _warm_rounds(fleet: dict, hosts: list[dict], sizes: list[int], env: dict, count: int, current: int) -> dict:
+    """count rounds, each a warm converge of every shape (smallest first),
+    and that shape's app starts both ways right after it: as with the no-op
+    rounds, every shape samples the machine over the same minutes. Before
+    each warm run an untimed converge changes the shape, so the warm run
+    changes one env value and nothing else: the master's upstreams stay, and
+    every child of the shape recreates its container. That converge also
+    brings the children that join the shape to the env of the run before it.
+    current: the shape the hosts are in. Returns each shape's warm runs and
+    app starts, the converges that changed the shape, and the env the last
+    warm run left on the widest shape."""
+    runs: dict = {size: [] for size in sizes}
+    starts: dict = {size: {"docker": [], "ansible": []} for size in sizes}
+    reshapes = []
+    for r in range(count):
+        for size in sizes:
+            children, at_once = hosts[:size], {"streamlit_ops_rolling_batch": size}
+            if size != current:
+                shape = _playbook(fleet, fl.write_inventory(fleet, children, f"deploy-{size}", env, at_once),
+                                  f"deploy-warm-{size}-shape-{r}")
+                fl.check_ran(shape, f"change to the shape of {size} children (untimed)")
+                reshapes.append({k: shape[k] for k in ("seconds", "changed", "log")})
+                current = size
+            # Each warm run changes the env value the run before it set.
+            env = dict(env, BENCH_WARM_RUN=f"{size}-{r}-{int(time.time())}")
+            inv = fl.write_inventory(fleet, children, f"deploy-{size}-changed", env, at_once)
+            timed = _playbook(fleet, inv, f"deploy-warm-{size}-{r}")
+            fl.check_ran(timed, f"warm converge of {size} children")
+            runs[size].append(timed)
+            _healthy(fleet, children)
+            starts[size]["docker"].append(_app_starts(fleet, children))
+            starts[size]["ansible"].append(_app_starts_by_ansible(fleet, inv, f"deploy-starts-{size}-{r}"))
+    return {"runs": runs, "starts": starts, "reshapes": reshapes, "env": env}
+
+
 def run(fleet: dict, smoke: bool = False) -> dict:
     cfg = SMOKE if smoke else FULL
     hosts = fleet.get("all_children") or fleet["children"]
@@ -367,41 +404,21 @@ def run(fleet: dict, smoke: bool = False) -> dict:
     # 3. Warm: the image on every child first, untimed (the cold run did it
     # already when no other child takes part).
     wide = hosts[: max(sizes)]
+    shaped = cold_children
     if any(c not in cold_children for c in wide):
         prep = _playbook(fleet, fl.write_inventory(fleet, wide, f"deploy-{len(wide)}", base_env),
                          "deploy-warm-prep", timeout=1800)
         details["runs"]["warm_prep"] = prep
         fl.check_ran(prep, "converge of every child (untimed)")
-    warm: dict = {}
-    starts: dict = {}
-    for size in sizes:
-        children = hosts[:size]
-        at_once = {"streamlit_ops_rolling_batch": size}
-        # Untimed: the master's upstream gets this shape, the children the base
-        # env; the hosts are in that state already when no warm run came before
-        # and the shape is the cold run's.
-        if warm or children != cold_children:
-            shape = _playbook(fleet, fl.write_inventory(fleet, children, f"deploy-{size}", base_env, at_once),
-                              f"deploy-warm-{size}-shape")
-            fl.check_ran(shape, f"converge of {size} children (untimed)")
-        # Each warm run changes the env value the run before it set.
-        timed_runs = []
-        for i in range(cfg["warm_runs"]):
-            env = dict(base_env, BENCH_WARM_RUN=f"{size}-{i}-{int(time.time())}")
-            timed = _playbook(fleet, fl.write_inventory(fleet, children, f"deploy-{size}-changed", env, at_once),
-                              f"deploy-warm-{size}-{i}")
-            fl.check_ran(timed, f"warm converge of {size} children")
-            timed_runs.append(timed)
+        shaped = wide
+    measured = _warm_rounds(fleet, hosts, sizes, base_env, cfg["warm_rounds"], len(shaped))
+    warm, starts, warm_env = {}, measured["starts"], measured["env"]
+    for size, timed_runs in measured["runs"].items():
         warm_s = fl.median([r["seconds"] for r in timed_runs])
-        # The figures of the run nearest the median, the median's seconds, the hosts' env.
-        warm[size] = dict(min(timed_runs, key=lambda r: abs(r["seconds"] - warm_s)), seconds=warm_s, env=env,
+        # The figures of the run nearest the median, with the median's seconds.
+        warm[size] = dict(min(timed_runs, key=lambda r: abs(r["seconds"] - warm_s)), seconds=warm_s,
                           runs=[{k: r[k] for k in ("seconds", "cpu", "changed", "tasks", "log")} for r in timed_runs])
-        warm_env = env
-        changed_inv = fl.write_inventory(fleet, children, f"deploy-{size}-changed", env, at_once)
-        warm[size]["healthy_after_s"] = _healthy(fleet, children)
-        starts[size] = {"docker": [_app_starts(fleet, children) for dummy in range(cfg["scale_noop_runs"])],
-                        "ansible": [_app_starts_by_ansible(fleet, changed_inv, f"deploy-starts-{size}-{i}")
-                                    for i in range(cfg["scale_noop_runs"])]}
+    details["runs"]["warm_reshapes"] = measured["reshapes"]
     # The no-op reruns and their floors, in rounds over every shape. The
     # widest warm run left every child with warm_env, so a change of shape
     # changes the masters' upstreams alone. A restarted container's health
@@ -501,12 +518,15 @@ def run(fleet: dict, smoke: bool = False) -> dict:
         rows.append(fl.row(f"warm converge and no-op rerun, {', '.join(map(str, left_out))} children", "not run", "",
                            goal=f"the scenario has {len(hosts)} children", met=None))
 
-    # 4. Rollout: the default rolling update of 2 children, per child, from
-    # the state the warm run of 2 children left (the same shape; the batch
-    # size changes nothing on the hosts): again one env value changes.
+    # 4. Rollout: the default rolling update of 2 children, per child: after
+    # an untimed converge to their shape (the no-op rounds end on the widest;
+    # the masters alone change), again one env value changes.
     if 2 in warm:
         pair = hosts[:2]
-        env = dict(warm[2]["env"], BENCH_ROLLING_RUN=str(int(time.time())))
+        if wide != pair:
+            shape = _playbook(fleet, fl.write_inventory(fleet, pair, "deploy-rolling-shape", warm_env), "deploy-rolling-shape")
+            fl.check_ran(shape, "change to the shape of 2 children (untimed)")
+        env = dict(warm_env, BENCH_ROLLING_RUN=str(int(time.time())))
         rolling = _playbook(fleet, fl.write_inventory(fleet, pair, "deploy-rolling-changed", env), "deploy-rolling")
         fl.check_ran(rolling, "rolling update of 2 children")
         per_child = [(m["hosts"].strip(), float(m["seconds"]))
