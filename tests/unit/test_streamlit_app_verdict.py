@@ -2,10 +2,18 @@
 filter call. Each case drifts one part of a read that leaves nothing to do, and checks that exactly the parts it
 touches flip; the unchanged read is every case's control."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from ansible_collections.streamlit_ops.deploy.plugins.filter.streamlit_app import streamlit_app_spec_labels, streamlit_app_verdict
 
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = REPO / "tests/unit/streamlit_app/verdict.yml"
 LABEL = "streamlit_ops.deploy.app"
 PREFIX = "streamlit-"
 SOCKET = "/var/run/docker.sock"
@@ -103,3 +111,16 @@ def test_an_app_with_secrets_is_never_unchanged_and_is_named():
     assert result["secret_names"] == ["demo", "login"]
     assert result["containers_in_place"] and not result["unchanged"] and not result["nothing_to_do"]
     assert result["spec_labels"] == streamlit_app_spec_labels(apps, FORWARDED, BIND, ["demo", "login"], REVISION)
+
+
+@pytest.mark.parametrize("given, installs", [("false", False), ("true", True)])
+def test_settings_given_as_strings_are_read_as_booleans(tmp_path, given, installs):
+    """`-e streamlit_app_docker_install=false` gives the string "false", which Python takes as true: the role's
+    call passes each setting through `bool` first. Control: "true" installs docker.io on the same read."""
+    out = tmp_path / "verdict.json"
+    run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), str(PLAYBOOK),
+                          "-e", f"streamlit_app_docker_install={given}", "-e", f"out={out}"],
+                         cwd=REPO, env={**os.environ, "ANSIBLE_NOCOLOR": "1"}, capture_output=True, text=True, timeout=300,
+                         check=False)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert ("docker.io" in json.loads(out.read_text())["missing"]) is installs
