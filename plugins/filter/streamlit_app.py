@@ -6,6 +6,8 @@ plugin_utils/streamlit_secrets.py."""
 
 from __future__ import annotations
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.streamlit_ops.deploy.plugins.plugin_utils.lazy import Module
 
 specs = Module("specs")
@@ -83,8 +85,8 @@ def streamlit_app_verdict(containers, read, forwarded_allow_ips, bind_address, r
     items = streamlit_app_containers(containers)
     names = rules.secret_names(items)
     return rules.host_verdict(items, dict(read or {}), _spec_labels(items, forwarded_allow_ips, bind_address, names, revision), names,
-                              docker_install=bool(docker_install), engine_packages=list(engine_packages or []),
-                              python_packages=list(python_packages or []), socket=str(socket), firewall=bool(firewall),
+                              docker_install=boolean(docker_install, strict=False), engine_packages=list(engine_packages or []),
+                              python_packages=list(python_packages or []), socket=str(socket), firewall=boolean(firewall, strict=False),
                               firewall_sha256=dict(firewall_sha256 or {}), prefix=str(prefix), label=str(label))
 
 

@@ -115,8 +115,8 @@ def test_an_app_with_secrets_is_never_unchanged_and_is_named():
 
 @pytest.mark.parametrize("given, installs", [("false", False), ("true", True)])
 def test_settings_given_as_strings_are_read_as_booleans(tmp_path, given, installs):
-    """`-e streamlit_app_docker_install=false` gives the string "false", which Python takes as true: the role's
-    call passes each setting through `bool` first. Control: "true" installs docker.io on the same read."""
+    """`-e streamlit_app_docker_install=false` gives the string "false", which Python takes as true: the filter
+    reads its settings as Ansible reads booleans. Control: "true" installs docker.io on the same read."""
     out = tmp_path / "verdict.json"
     run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), str(PLAYBOOK),
                           "-e", f"streamlit_app_docker_install={given}", "-e", f"out={out}"],
@@ -124,3 +124,13 @@ def test_settings_given_as_strings_are_read_as_booleans(tmp_path, given, install
                          check=False)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert ("docker.io" in json.loads(out.read_text())["missing"]) is installs
+
+
+@pytest.mark.parametrize("given", [False, "false", "no", "0"])
+def test_the_filter_reads_booleans_as_ansible_does(given):
+    """Any caller of the filter, not only the role's, may hand it a string. Control: True is the default read."""
+    apps = [app()]
+    no_engine = read(apps, packages={"python3-requests": True}, paths={SOCKET: {"exists": False}}, docker_containers=None)
+    assert verdict(apps, no_engine)["missing"] == ["docker.io"]
+    assert verdict(apps, no_engine, docker_install=given)["missing"] == []
+    assert verdict(apps, read(apps), firewall=given)["firewall_settled"] is False
