@@ -81,13 +81,14 @@ def streamlit_app_replacing(containers, listed, spec_labels, prefix, label, secr
 
 def streamlit_app_verdict(containers, read, forwarded_allow_ips, bind_address, revision, docker_install=True,
                           engine_packages=(), python_packages=(), socket="", firewall=False, firewall_sha256=None,
-                          prefix="", label=""):
+                          prefix="", label="", check_mode=False):
     items = streamlit_app_containers(containers)
     names = rules.secret_names(items)
     return rules.host_verdict(items, dict(read or {}), _spec_labels(items, forwarded_allow_ips, bind_address, names, revision), names,
                               docker_install=boolean(docker_install, strict=False), engine_packages=list(engine_packages or []),
                               python_packages=list(python_packages or []), socket=str(socket), firewall=boolean(firewall, strict=False),
-                              firewall_sha256=dict(firewall_sha256 or {}), prefix=str(prefix), label=str(label))
+                              firewall_sha256=dict(firewall_sha256 or {}), prefix=str(prefix), label=str(label),
+                              check_mode=boolean(check_mode, strict=False))
 
 
 class FilterModule:

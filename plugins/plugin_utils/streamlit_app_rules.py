@@ -445,10 +445,14 @@ def replacing(items: list[dict], listed: list[dict], spec_labels: dict, prefix: 
 
     Another spec label means another container: the step recreates it. The
     same label on a running container from a settled image (see
-    settled_images) means the step leaves it running, whatever its health or
-    `docker update` drift. Anything else (a stopped or restarting container,
-    an image the tag may name anew, an app whose secrets.toml may change and
-    restart it) is for docker_container itself to judge, in check mode.
+    settled_images), with its limits and restart policy as the step sets them,
+    means the step leaves it running, whatever its health. Anything else is
+    for docker_container itself to judge, in check mode: a stopped or
+    restarting container, an image the tag may name anew, an app whose
+    secrets.toml may change and restart it, and limits changed by hand, which
+    docker_container updates in place or recreates the container for, by
+    option and by version (community.docker 4 and 5 update the memory and
+    the restart policy, and recreate for the CPUs and the PIDs limit).
     """
     found = []
     for item, container in _with_containers(items, listed, prefix):
@@ -457,7 +461,8 @@ def replacing(items: list[dict], listed: list[dict], spec_labels: dict, prefix: 
         if not _labelled(item, container, spec_labels, label):
             found.append(item["name"])
         elif (item["name"] in secret_names or item["image"] not in settled_images([item], [container])
-              or container.get("State") != "running"):
+              or container.get("State") != "running"
+              or not _updatable_as_created(item, container.get("HostConfig") or {})):
             return {"known": False, "apps": []}
     return {"known": True, "apps": found}
 
@@ -480,7 +485,7 @@ def _firewall_settled(found: dict, wanted: dict) -> bool:
 
 def host_verdict(items: list[dict], read: dict, spec_labels: dict, secrets: list[str], *, docker_install: bool,
                  engine_packages: list[str], python_packages: list[str], socket: str, firewall: bool,
-                 firewall_sha256: dict, prefix: str, label: str) -> dict:
+                 firewall_sha256: dict, prefix: str, label: str, check_mode: bool = False) -> dict:
     """What one host read (host_info's result) leaves the role to do, each part computed once.
 
     - ``missing``: the packages to install. docker.io conflicts with
@@ -495,6 +500,13 @@ def host_verdict(items: list[dict], read: dict, spec_labels: dict, secrets: list
       in_place), and no other container of the role.
     - ``unchanged``: that, and no secrets.toml to write.
     - ``nothing_to_do``: none of the steps has anything to do.
+    - ``replacing``: the existing containers the service step replaces, as
+      the read tells (see replacing).
+    - ``rollout_only``: nothing to install, the firewall and images settled,
+      and some container to replace that the read names: nothing is to be
+      done before the rolling update, and no preview is to be asked.
+    - ``rollout``: those containers' apps where so, outside a check run
+      (whose report of each change is the preview's); else none.
     """
     installed = [name for name, present in (read.get("packages") or {}).items() if present]
     engine_up = bool(((read.get("paths") or {}).get(socket) or {}).get("exists"))
@@ -507,7 +519,11 @@ def host_verdict(items: list[dict], read: dict, spec_labels: dict, secrets: list
     to_install = bool(missing) or not engine_up
     firewall_settled = bool(firewall and engine_up and _firewall_settled(read.get("firewall") or {}, firewall_sha256 or {}))
     unchanged = containers_in_place and not secrets
+    settled = not to_install and firewall_settled and images_settled
+    replaced = replacing(items, listed or [], spec_labels, prefix, label, secrets)
+    rollout_only = settled and replaced["known"] and bool(replaced["apps"])
     return {"missing": missing, "to_install": to_install, "firewall_settled": firewall_settled,
             "images_settled": images_settled, "containers_in_place": containers_in_place, "unchanged": unchanged,
-            "nothing_to_do": not to_install and firewall_settled and images_settled and unchanged,
+            "nothing_to_do": settled and unchanged, "replacing": replaced, "rollout_only": rollout_only,
+            "rollout": replaced["apps"] if rollout_only and not check_mode else [],
             "secret_names": secrets, "spec_labels": spec_labels}

@@ -106,10 +106,9 @@ def test_a_new_spec_label_is_a_replaced_container_and_the_same_one_on_a_running_
 @pytest.mark.parametrize("drift", [
     {"Status": "Up 2 minutes (unhealthy)"},
     {"Status": "Up 5 seconds (health: starting)"},
-    {"HostConfig": {"Memory": 1024**3, "NanoCpus": 0, "PidsLimit": 0, "RestartPolicy": {"Name": "no"}}},
-], ids=["unhealthy", "starting", "updated"])
-def test_health_and_update_drift_leave_a_labelled_container_running(drift):
-    """The service step neither recreates nor restarts for these: it waits for health, or runs `docker update`."""
+], ids=["unhealthy", "starting"])
+def test_health_drift_leaves_a_labelled_container_running(drift):
+    """The service step neither recreates nor restarts for these: it waits for health."""
     apps = [app()]
     spec = labels(apps)
     listed = [container(apps[0], spec, **drift)]
@@ -118,14 +117,30 @@ def test_health_and_update_drift_leave_a_labelled_container_running(drift):
     assert replacing(apps, [container(apps[0], labels([app(port=8600)]), **drift)], spec) == {"known": True, "apps": ["demo"]}
 
 
-@pytest.mark.parametrize("case", ["stopped", "restarting", "pull-always", "tag-moved", "secrets"])
+def host_config(**over):
+    return dict({"Memory": 512 * 1024**2, "NanoCpus": 1_500_000_000, "PidsLimit": 1024,
+                 "RestartPolicy": {"Name": "unless-stopped"}}, **over)
+
+
+CASES = ["stopped", "restarting", "pull-always", "tag-moved", "secrets", "memory-updated", "restart-updated",
+         "cpus-updated", "pids-updated", "not-inspected"]
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_what_only_docker_container_can_judge_is_unknown(case):
-    """A start, a new image under the tag, a changed secrets.toml: the preview asks the service step in check mode."""
+    """A start, a new image under the tag, a changed secrets.toml, a limit or restart policy changed by hand
+    (docker_container updates the memory and restart policy in place and recreates for the CPUs and PIDs limit,
+    which may differ by version): the preview asks the service step in check mode."""
     apps = [app(pull="always")] if case == "pull-always" else [app()]
     spec = labels(apps)
     over = {"stopped": {"State": "exited", "Status": "Exited (0) 3 seconds ago"},
             "restarting": {"State": "restarting", "Status": "Restarting (1) 2 seconds ago"},
-            "tag-moved": {"Image": "sha256:2"}}.get(case, {})
+            "tag-moved": {"Image": "sha256:2"},
+            "memory-updated": {"HostConfig": host_config(Memory=1024**3)},
+            "restart-updated": {"HostConfig": host_config(RestartPolicy={"Name": "no"})},
+            "cpus-updated": {"HostConfig": host_config(NanoCpus=0)},
+            "pids-updated": {"HostConfig": host_config(PidsLimit=99)},
+            "not-inspected": {"HostConfig": {"NetworkMode": "bridge"}}}.get(case, {})
     secrets = ["demo"] if case == "secrets" else []
     assert replacing(apps, [container(apps[0], spec, **over)], spec, secrets) == {"known": False, "apps": []}
     # Control: another spec label is a replacement whatever else holds, secrets included.

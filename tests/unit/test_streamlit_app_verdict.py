@@ -103,6 +103,63 @@ def test_containers_out_of_place_leave_the_images_settled(case):
         NOTHING_TO_DO, containers_in_place=False, unchanged=False, nothing_to_do=False)
 
 
+def rollout(apps, found, **over):
+    result = streamlit_app_verdict(apps, found, FORWARDED, BIND, REVISION, **dict(SETTINGS, **over))
+    return result["rollout_only"], result["rollout"]
+
+
+def test_a_changed_setting_on_a_settled_host_goes_straight_to_the_rollout():
+    """A new spec label on a running container, nothing to install or load: the read names the replacement, and
+    the site playbook drains and replaces with no image step or preview first. Control: the host as the role left
+    it replaces nothing."""
+    apps = [app(), app(name="other", path="/other/", port=8502)]
+    found = read(apps)
+    assert rollout(apps, found) == (False, [])
+    changed = [app(env={"A": "1"}), apps[1]]
+    assert rollout(changed, found) == (True, ["demo"])
+    # A check run's report of the change is the service step's own, in check mode.
+    assert rollout(changed, found, check_mode=True) == (True, [])
+    assert rollout(changed, found, check_mode="no") == (True, ["demo"])
+
+
+@pytest.mark.parametrize("case", ["install", "firewall", "image", "secrets", "stopped", "pids", "new-app-only"])
+def test_anything_else_to_do_first_or_unknown_keeps_the_preview(case):
+    """Something to install, rules or an image to put in place, or a replacement only docker_container can judge
+    (a secrets.toml that may change, a stopped container, a limit changed by hand, each beside the changed app),
+    or nothing replaced at all (a new app): the child goes through the image step and the preview. Control: the
+    same change alone goes straight through."""
+    apps = [app(env={"A": "1"})]
+    found = read([app()])
+    assert rollout(apps, found) == (True, ["demo"])
+    demo = found["docker_containers"][0]
+    over, settings = {}, {}
+    if case == "install":
+        over = {"packages": {"docker.io": True, "python3-requests": False}}
+    elif case == "firewall":
+        settings = {"firewall_sha256": {"script": "c" * 64, "dropin": WANTED["dropin"]}}
+    elif case == "image":
+        over = {"docker_containers": [dict(demo, Image="sha256:2")]}
+    elif case in ("secrets", "stopped"):
+        # Beside demo's change, another app whose container has its spec label.
+        other = app(name="other", path="/other/", port=8502, **({"secrets_file": "/etc/s.toml"} if case == "secrets" else {}))
+        names = ["other"] if case == "secrets" else []
+        labelled = container(other, streamlit_app_spec_labels([other], FORWARDED, BIND, names, REVISION),
+                             **({"State": "exited"} if case == "stopped" else {}))
+        over = {"docker_containers": [demo, labelled]}
+        apps = apps + [other]
+        # Control: with that container running and no secrets.toml, the change alone goes straight through.
+        plain = app(name="other", path="/other/", port=8502)
+        assert rollout([apps[0], plain], read([app()], docker_containers=[demo, container(
+            plain, streamlit_app_spec_labels([plain], FORWARDED, BIND, [], REVISION))])) == (True, ["demo"])
+    elif case == "pids":
+        over = {"docker_containers": [dict(container(app(), streamlit_app_spec_labels([app()], FORWARDED, BIND, [], REVISION)),
+                                           HostConfig=dict(demo["HostConfig"], PidsLimit=99))]}
+        apps = [app()]
+    elif case == "new-app-only":
+        apps = [app(), app(name="new", path="/new/", port=8502)]
+    assert rollout(apps, read([app()], **over), **settings) == (False, [])
+
+
 def test_an_app_with_secrets_is_never_unchanged_and_is_named():
     login = {"redirect_uri": "https://x/oauth2callback", "client_id": "i", "client_secret": "s",
              "server_metadata_url": "https://x/.well-known"}

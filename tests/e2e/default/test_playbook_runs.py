@@ -212,37 +212,101 @@ def test_an_inventory_without_a_group_fails_before_any_change(inventory, hosts, 
         assert control.returncode == 0, control.stdout[-3000:]
 
 
-def test_a_rerun_puts_back_the_pids_limit_and_restart_policy_changed_by_hand(inventory, hosts):
-    """A rerun takes a child no further than its host read only where the read finds every container as the
-    container step leaves it (the role's vars/main.yml): `docker update` on a running container must not be
-    taken for that."""
-    child, others = hosts["children"][0], hosts["children"][1:]
+def inspect(child, container, fmt):
+    return subprocess.run(["docker", "exec", child, "docker", "inspect", "-f", fmt, container],
+                          capture_output=True, text=True, timeout=60, check=True).stdout.split()
+
+
+def play_section(out, name):
+    found = re.search(r"PLAY \[" + re.escape(name) + r"\].*?(?=\nPLAY \[)", out, re.S)
+    return found.group(0) if found else ""
+
+
+RUN_IN_PLACE = "Put the images on the children and run what replaces nothing"
+REPLACE = "Replace the containers on the children, a batch at a time"
+
+
+def rerun_after_update(inventory, hosts, flag, value, field):
+    """`docker update FLAG VALUE` on the first app's container on the first child, then a rerun, which must pass
+    and put FIELD back. Returns the child, the others, the container's id before, the output and the changes."""
+    child = hosts["children"][0]
     container = f"streamlit-{hosts['apps'][0]['name']}"
-
-    def settings():
-        return subprocess.run(["docker", "exec", child, "docker", "inspect", "-f",
-                               "{{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}", container],
-                              capture_output=True, text=True, timeout=60, check=True).stdout.split()
-
-    before = settings()
+    before, created = inspect(child, container, field), inspect(child, container, "{{.Id}} {{.State.StartedAt}}")
     # A run that failed after taking the lock (the input tests above) leaves it behind; the next run takes it
-    # over and, rightly, reads the children again (the test after this one). This run is to find it free.
+    # over and, rightly, reads the children again (the test after these). These runs are to find it free.
     subprocess.run(["docker", "exec", hosts["master"], "rm", "-f", LOCK], timeout=60, check=True)
-    subprocess.run(["docker", "exec", child, "docker", "update", "--pids-limit", "99", "--restart", "no", container],
+    subprocess.run(["docker", "exec", child, "docker", "update", flag, value, container],
                    capture_output=True, timeout=60, check=True)
     # Control: the drift is there for the rerun to find.
-    assert settings() == ["99", "no"], settings()
+    assert inspect(child, container, field) == [value]
     rc, out, changed = playbook(inventory, *at_once(hosts["children"]))
     assert rc == 0, out[-3000:]
-    assert settings() == before
+    assert inspect(child, container, field) == before
+    return child, hosts["children"][1:], created, inspect(child, container, "{{.Id}} {{.State.StartedAt}}"), out, changed
+
+
+def test_a_rerun_puts_back_the_restart_policy_changed_by_hand_without_a_restart(inventory, hosts):
+    """A rerun takes a child no further than its host read only where the read finds every container as the
+    container step leaves it (the role's vars/main.yml): `docker update` on a running container must not be
+    taken for that. The restart policy is one docker_container updates in place: no restart, no drain."""
+    child, others, started, now, out, changed = rerun_after_update(
+        inventory, hosts, "--restart", "no", "{{.HostConfig.RestartPolicy.Name}}")
+    assert now == started, "the container was restarted or recreated"
     assert changed[child] >= 1 and changed[hosts["master"]] == 0 and all(changed[c] == 0 for c in others), changed
     # The children whose read found nothing to do went no further than the read: the play after it visits
-    # only the drifted child (which also shows that this finds a child that is there).
-    visited = re.search(r"PLAY \[Put the images on the children and run what replaces nothing\].*?(?=\nPLAY \[)", out, re.S)
-    assert visited and f"[{child}]" in visited.group(0), out[-3000:]
-    assert not [c for c in others if f"[{c}]" in visited.group(0)], visited.group(0)[-3000:]
+    # only the drifted child (which also shows that this finds a child that is there), and nothing is replaced.
+    visited = play_section(out, RUN_IN_PLACE)
+    assert f"[{child}]" in visited, out[-3000:]
+    assert not [c for c in others if f"[{c}]" in visited], visited[-3000:]
+    assert f"[{child}]" not in play_section(out, REPLACE), out[-3000:]
     # The read before the run lock stood: no other run held or took the lock in between.
     assert out.count(HOST_READ) == 1, f"{out.count(HOST_READ)} host reads: {out[-3000:]}"
+
+
+def test_a_rerun_replaces_a_container_whose_pids_limit_changed_by_hand_the_rolling_way(inventory, hosts):
+    """docker_container cannot update a PIDs limit: it recreates the container. The host read cannot know which
+    limits a version updates, so the preview asks, and the child goes through the rolling update: drained on
+    the master, replaced, health-gated and re-admitted (a recreate without the drain broke pinned sessions and
+    the smoke check)."""
+    child, others, created, now, out, changed = rerun_after_update(
+        inventory, hosts, "--pids-limit", "99", "{{.HostConfig.PidsLimit}}")
+    assert now[0] != created[0], "the container was not recreated"
+    # The read could not tell, so the service step in check mode did, for the drifted child alone.
+    preview = task_output(out, PREVIEW_ASKS)
+    assert re.search(r"included: \S+/service\.yml for .*\b" + re.escape(child) + r"\b", preview), preview or out[-3000:]
+    replaced = play_section(out, REPLACE)
+    assert f"[{child}]" in replaced, out[-3000:]
+    assert not [c for c in others if f"[{c}]" in replaced], replaced[-3000:]
+    # Drained and re-admitted (the drain's tasks are delegated to the master, so their changes count for the
+    # child): the batch reports its rollout, and the master ends with no backend down.
+    assert re.search(r"Rollout of " + re.escape(child) + r": [\d.]+ s from drain to re-admit", out), replaced[-3000:]
+    assert all(changed[c] == 0 for c in others), changed
+    config = subprocess.run(["docker", "exec", hosts["master"], "nginx", "-T"], capture_output=True, text=True,
+                            timeout=60, check=True).stdout
+    assert " down;" not in config, config
+    rc, out, changed = playbook(inventory, *at_once(hosts["children"]))
+    assert rc == 0 and all(n == 0 for n in changed.values()), (changed, out[-3000:])
+
+
+def test_a_changed_setting_goes_straight_to_the_rolling_update_and_back(inventory, hosts):
+    """One env value of an app changed: each child's read names the container to replace, with nothing to put in
+    place first, so no child visits the image and preview play; each is drained, replaced and re-admitted in turn
+    (the default rolling batch of 1). The change back does the same, and a rerun then changes nothing. The
+    control: a drift the read cannot judge (the PIDs limit test above) does visit that play."""
+    apps = copy.deepcopy(hosts["apps"])
+    apps[0].setdefault("env", {})["DEMO_GREETING"] = "changed for the rollout"
+    subprocess.run(["docker", "exec", hosts["master"], "rm", "-f", LOCK], timeout=60, check=True)
+    for given in (apps, hosts["apps"]):
+        ids = {c: inspect(c, f"streamlit-{apps[0]['name']}", "{{.Id}}") for c in hosts["children"]}
+        rc, out, changed = playbook(inventory, "-e", "streamlit_ops_drain_timeout=0", apps=given)
+        assert rc == 0, out[-3000:]
+        assert "skipping: no hosts matched" in play_section(out, RUN_IN_PLACE), play_section(out, RUN_IN_PLACE)[-3000:]
+        for child in hosts["children"]:
+            assert re.search(r"Rollout of " + re.escape(child) + r": [\d.]+ s from drain to re-admit", out), out[-3000:]
+            assert inspect(child, f"streamlit-{apps[0]['name']}", "{{.Id}}") != ids[child], f"{child} kept its container"
+        assert PREVIEW_ASKS not in out, task_output(out, PREVIEW_ASKS)
+    rc, out, changed = playbook(inventory)
+    assert rc == 0 and all(n == 0 for n in changed.values()), (changed, out[-3000:])
 
 
 def test_a_run_that_finds_the_lock_held_reads_the_children_again_once_it_holds_it(inventory, hosts):
