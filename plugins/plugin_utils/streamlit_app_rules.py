@@ -483,6 +483,11 @@ def _firewall_settled(found: dict, wanted: dict) -> bool:
                 and [f.get("sha256") for f in files] == [wanted.get("script"), wanted.get("dropin")])
 
 
+def _firewall_gone(found: dict) -> bool:
+    """Whether the host read found neither the script nor the drop-in (host_info's ``firewall``)."""
+    return all(name in found and (found[name] or {}).get("sha256") is None for name in ("script", "dropin"))
+
+
 def host_verdict(items: list[dict], read: dict, spec_labels: dict, secrets: list[str], *, docker_install: bool,
                  engine_packages: list[str], python_packages: list[str], socket: str, firewall: bool,
                  firewall_sha256: dict, prefix: str, label: str, check_mode: bool = False) -> dict:
@@ -492,8 +497,10 @@ def host_verdict(items: list[dict], read: dict, spec_labels: dict, secrets: list
       docker-ce, so it is installed only where no engine runs and no engine
       package is installed.
     - ``to_install``: packages missing or the engine not running.
-    - ``firewall_settled``: the firewall on, the engine running (it keeps the
-      rules), and the firewall as the role leaves it.
+    - ``firewall_settled``: the firewall as the role leaves it. On: the
+      engine running (it keeps the rules), the rules in place and both files
+      as wanted. Off: neither file there (without the script, the step that
+      takes the firewall out has nothing to run).
     - ``images_settled``: the containers listed, and each app's image
       settled (see settled_images).
     - ``containers_in_place``: every app's container in place (see
@@ -517,7 +524,9 @@ def host_verdict(items: list[dict], read: dict, spec_labels: dict, secrets: list
     containers_in_place = (listed is not None and len(listed) == len(items)
                            and len(in_place(items, listed, spec_labels, prefix, label)) == len(items))
     to_install = bool(missing) or not engine_up
-    firewall_settled = bool(firewall and engine_up and _firewall_settled(read.get("firewall") or {}, firewall_sha256 or {}))
+    found = read.get("firewall")
+    firewall_settled = (bool(engine_up and _firewall_settled(found or {}, firewall_sha256 or {})) if firewall
+                        else found is not None and _firewall_gone(found))
     unchanged = containers_in_place and not secrets
     settled = not to_install and firewall_settled and images_settled
     replaced = replacing(items, listed or [], spec_labels, prefix, label, secrets)

@@ -160,6 +160,27 @@ def test_anything_else_to_do_first_or_unknown_keeps_the_preview(case):
     assert rollout(apps, read([app()], **over), **settings) == (False, [])
 
 
+GONE = {"rules_in_place": False, "script": {"sha256": None, "root_with_mode": False},
+        "dropin": {"sha256": None, "root_with_mode": False}}
+
+
+@pytest.mark.parametrize("left", ["script", "dropin", "not-read"])
+def test_with_the_firewall_off_a_host_without_its_files_has_nothing_to_do(left):
+    """Off, the firewall step takes the rules out with the script, then both files: once the read finds neither,
+    it has nothing to do, and a rerun goes no further than the read. Control: either file still there, or a read
+    that did not look, leaves the step to run."""
+    apps = [app()]
+    assert verdict(apps, read(apps, firewall=GONE), firewall=False) == NOTHING_TO_DO
+    if left == "not-read":
+        found = read(apps)
+        del found["firewall"]
+    else:
+        found = read(apps, firewall=dict(GONE, **{left: {"sha256": WANTED[left], "root_with_mode": True}}))
+    assert verdict(apps, found, firewall=False) == dict(NOTHING_TO_DO, firewall_settled=False, nothing_to_do=False)
+    # On, the same files gone are a firewall to put in place.
+    assert verdict(apps, read(apps, firewall=GONE))["firewall_settled"] is False
+
+
 def test_an_app_with_secrets_is_never_unchanged_and_is_named():
     login = {"redirect_uri": "https://x/oauth2callback", "client_id": "i", "client_secret": "s",
              "server_metadata_url": "https://x/.well-known"}

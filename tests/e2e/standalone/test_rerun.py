@@ -36,3 +36,23 @@ def test_the_firewall_tag_alone_puts_back_flushed_rules(inventory, child):
         assert rc == 0 and changed.get(child) == 0, output[-3000:]
     finally:
         on(child, FIREWALL_SCRIPT, check=False)
+
+
+def test_with_the_firewall_off_a_rerun_skips_the_firewall_step_once_it_is_gone(inventory, child):
+    """`streamlit_app_firewall: false` takes the rules, the script and the drop-in out. The host read then finds
+    both files gone, so the next run has nothing to do for the firewall: its step does not run, and nothing
+    changes. Control: the first run with it off changed something, and ran the step."""
+    off = ("--limit", child, "-e", "streamlit_app_firewall=false")
+    try:
+        rc, output, changed = playbook(CONVERGE, inventory, *off, timeout=300)
+        assert rc == 0, output[-3000:]
+        assert changed.get(child, 0) > 0 and "firewall_remove | Take the rules out" in output, output[-3000:]
+        assert on(child, "test", "-e", FIREWALL_SCRIPT, check=False).returncode != 0, "the script is still there"
+        assert "STREAMLIT-OPS" not in on(child, "iptables", "-S", "DOCKER-USER").stdout
+        rc, output, changed = playbook(CONVERGE, inventory, *off, timeout=300)
+        assert rc == 0 and changed.get(child) == 0, output[-3000:]
+        assert "firewall_remove |" not in output, output[-3000:]
+    finally:
+        rc, output, changed = playbook(CONVERGE, inventory, "--limit", child, timeout=300)
+    assert rc == 0, output[-3000:]
+    assert on(child, FIREWALL_SCRIPT, "--check", check=False).returncode == 0, output[-3000:]
