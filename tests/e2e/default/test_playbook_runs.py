@@ -214,6 +214,25 @@ def test_an_inventory_without_a_group_fails_before_any_change(inventory, hosts, 
         assert control.returncode == 0, control.stdout[-3000:]
 
 
+@pytest.mark.parametrize("book", ["site.yml", "remove.yml"])
+def test_a_limit_that_leaves_out_part_of_the_deployment_fails_before_any_change(inventory, hosts, book):
+    """--limit one child used to fail in the plan with a misleading message (site.yml: the other children's bind
+    address is '', set it) or, for remove.yml, to take out the child's containers while the master still routed
+    to them. Every play is limited, the controller's own too: the check is a play over both groups."""
+    child = hosts["children"][-1]
+    left_out = ", ".join(h for h in [hosts["master"], *hosts["children"]] if h != child)
+    before = host_state(hosts)
+    rc, out, dummy = playbook(inventory, "--limit", child, book=book)
+    flat = " ".join(out.split())
+    assert rc != 0, out[-3000:]
+    assert f"--limit {child} leaves out {left_out} of the groups streamlit_master and streamlit_children" in flat, flat[-3000:]
+    assert host_state(hosts) == before
+    # Control: a limit that keeps every host of both groups passes the check (in check mode, which changes nothing).
+    rc, out, dummy = playbook(inventory, "--check", "--limit", "streamlit_master:streamlit_children", book=book)
+    assert rc == 0, out[-3000:]
+    assert "of the groups streamlit_master and streamlit_children; nothing changed" not in " ".join(out.split()), out[-3000:]
+
+
 def inspect(child, container, fmt):
     return subprocess.run(["docker", "exec", child, "docker", "inspect", "-f", fmt, container],
                           capture_output=True, text=True, timeout=60, check=True).stdout.split()
